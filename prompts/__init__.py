@@ -1,0 +1,1 @@
+"""Prompt templates, shipped inside the installed package as ``assistant.prompts``."""

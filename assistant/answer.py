@@ -1,0 +1,183 @@
+"""Answers and citations; the default extractive answerer picks the sentences of retrieved passages that answer.
+
+How the extractive answerer decides (no LLM):
+  1. every sentence of the retrieved passages is a candidate (headings and fragments are not);
+  2. its support score = 0.5 x cosine similarity of sentence and question (the embedder)
+                       + 0.5 x weighted coverage: the share of the question's distinctive words (stemmed,
+                         weighted by BM25 idf, so rare words count most) found in the sentence, or at half
+                         weight in the sentences just before it (a "he said" sentence names its speaker earlier);
+  3. if the best score is below `answer.min_support`, it answers ABSTAIN_ANSWER and cites nothing;
+  4. otherwise it answers with the best sentence and up to `answer.max_sentences - 1` more whose score is
+     close to the best, each followed by its own [n] marker; citation n quotes that sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from assistant.embedding import Embedder
+from assistant.retrieval import Hit, bm25_tokens
+
+# The one sentence the assistant says when the articles don't answer; tests and the chat page match on it.
+ABSTAIN_ANSWER = "The articles in the index don't answer this question."
+
+
+@dataclass
+class Citation:
+    """Passage n of an answer, the sentence(s) quoted from it and their offsets in the article text."""
+
+    n: int
+    article_id: str
+    title: str
+    published: str
+    source: str
+    url: str
+    quote: str
+    passage: str
+    start: int  # offsets of the quote in the article text
+    end: int
+    passage_start: int
+    passage_end: int
+    speaker: str = ""  # set when the quote is a statement attributed to someone (quotes.py)
+
+
+@dataclass
+class AnswerSentence:
+    """One sentence of an answer with the citations it carries and whether the passages support it."""
+
+    text: str
+    citations: list[int]
+    supported: bool = True
+    reason: str = ""
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    standalone_question: str = ""  # the question actually searched (after a follow-up rewrite)
+    mode: str = "extractive"
+    notes: list[str] = field(default_factory=list)  # e.g. "the LLM failed: ...; extractive answer shown"
+    retrieved: list[Hit] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> dict:
+        """The JSON shape of `assistant ask --json`."""
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question or self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "mode": self.mode,
+            "citations": [asdict(c) for c in self.citations],
+            "sentences": [asdict(s) for s in self.sentences],
+            "notes": self.notes,
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+
+
+def make_citation(n: int, hit: Hit, start: int, end: int, speaker: str = "") -> Citation:
+    """Citation n quoting article text [start, end) inside the passage of a hit."""
+    article, passage = hit.article, hit.passage
+    return Citation(
+        n=n,
+        article_id=article.id,
+        title=article.title,
+        published=article.published,
+        source=article.source,
+        url=article.url,
+        quote=article.text[start:end],
+        passage=passage.text,
+        start=start,
+        end=end,
+        passage_start=passage.start,
+        passage_end=passage.end,
+        speaker=speaker,
+    )
+
+
+def abstain(question: str) -> Answer:
+    return Answer(question=question, answer=ABSTAIN_ANSWER, abstained=True)
+
+
+@dataclass
+class _Candidate:
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+
+
+def _is_heading(text: str) -> bool:
+    return len(text.split()) < 5 or not text.rstrip().endswith((".", "?", "!", "”", '"', "’", ":"))
+
+
+class ExtractiveAnswerer:
+    """Builds an answer from the sentences of retrieved passages; abstains when support is weak."""
+
+    def __init__(self, embedder: Embedder, idf, max_sentences: int = 3, min_support: float = 0.45):
+        self.embedder = embedder
+        self.idf = idf  # callable: stemmed term -> weight (Retriever.idf)
+        self.max_sentences = max_sentences
+        self.min_support = min_support
+
+    def candidates(self, hits: list[Hit]) -> list[_Candidate]:
+        found, seen = [], set()
+        for hit in hits:
+            for start, end in hit.passage.sentences:
+                key = (hit.article.id, start)
+                text = hit.article.text[start:end]
+                if key in seen or _is_heading(text):
+                    continue
+                seen.add(key)
+                found.append(_Candidate(hit, start, end, text))
+        return found
+
+    def score(self, question: str, candidates: list[_Candidate]) -> None:
+        """Set each candidate's support score (see the module docstring)."""
+        if not candidates:
+            return
+        vectors = self.embedder.embed([question] + [c.text for c in candidates])
+        cosines = vectors[1:] @ vectors[0]
+        terms = set(bm25_tokens([question])[0])
+        weights = {t: self.idf(t) for t in terms}
+        total = sum(weights.values()) or 1.0
+        for cand, cosine in zip(candidates, cosines, strict=True):
+            own = set(bm25_tokens([cand.text])[0])
+            context_text = cand.hit.article.text[max(cand.hit.passage.start, cand.start - 400) : cand.start]
+            context = set(bm25_tokens([context_text])[0]) if context_text else set()
+            covered = sum(w if t in own else 0.5 * w if t in context else 0.0 for t, w in weights.items())
+            coverage = covered / total if terms else 0.0
+            cand.score = float(0.5 * max(cosine, 0.0) + 0.5 * coverage)
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        candidates = self.candidates(hits)
+        self.score(question, candidates)
+        ranked = sorted(candidates, key=lambda c: -c.score)
+        if not ranked or ranked[0].score < self.min_support:
+            result = abstain(question)
+            result.retrieved = hits
+            return result
+        chosen = [ranked[0]]
+        floor = max(self.min_support, ranked[0].score - 0.15)
+        for cand in ranked[1:]:
+            if len(chosen) >= self.max_sentences or cand.score < floor:
+                break
+            if not any(_overlap(cand.text, c.text) > 0.6 for c in chosen):
+                chosen.append(cand)
+        citations, sentences, parts = [], [], []
+        for n, cand in enumerate(chosen, 1):
+            citations.append(make_citation(n, cand.hit, cand.start, cand.end))
+            sentences.append(AnswerSentence(cand.text, [n]))
+            parts.append(f"{cand.text} [{n}]")
+        return Answer(question, " ".join(parts), False, citations, sentences, retrieved=hits)
+
+
+def _overlap(a: str, b: str) -> float:
+    """Share of the smaller sentence's words also in the other (near-duplicate wire copies)."""
+    wa, wb = set(a.lower().split()), set(b.lower().split())
+    return len(wa & wb) / max(1, min(len(wa), len(wb)))

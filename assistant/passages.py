@@ -1,0 +1,115 @@
+"""Split articles into sentence-aligned passages that fit the embedder, keeping character offsets."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+
+from assistant.ingestion import Article
+
+
+@dataclass
+class Passage:
+    """A run of whole sentences of one article; offsets index the article's text."""
+
+    article_id: str
+    start: int
+    end: int
+    text: str
+    sentences: list[tuple[int, int]] = field(default_factory=list)  # article offsets of each sentence
+    id: int = -1  # assigned by the index
+
+
+@cache
+def _punkt():
+    """nltk's Punkt sentence tokenizer; its parameters ship with llama-index-core, so nothing is downloaded."""
+    import os
+
+    import llama_index.core
+    import nltk
+
+    cache_dir = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    if cache_dir not in nltk.data.path:
+        nltk.data.path.append(cache_dir)
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    return PunktTokenizer("english")
+
+
+_QUOTE_CONTINUATION = re.compile(r"^[”\"’']\s*$")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of a text; a line break always ends a sentence."""
+    spans = []
+    tokenizer = _punkt()
+    for m in re.finditer(r"[^\n]+", text):
+        line_start = m.start()
+        for start, end in tokenizer.span_tokenize(m.group()):
+            piece = m.group()[start:end]
+            # Punkt sometimes leaves a closing quote on its own; glue it to the sentence before.
+            if spans and _QUOTE_CONTINUATION.match(piece) and spans[-1][1] <= line_start + start:
+                spans[-1] = (spans[-1][0], line_start + end)
+                continue
+            spans.append((line_start + start, line_start + end))
+    return spans
+
+
+def passage_header(article: Article) -> str:
+    """Title and date put in front of each passage for embedding and BM25 (not part of the cited text)."""
+    return f"{article.title} ({article.published})" if article.published else article.title
+
+
+def split_article(
+    article: Article,
+    count_tokens: Callable[[list[str]], list[int]],
+    max_tokens: int,
+    overlap_sentences: int = 1,
+    with_header: bool = True,
+) -> list[Passage]:
+    """Greedy packing of whole sentences into passages of at most max_tokens word pieces (header included).
+
+    We pack sentences ourselves rather than use llama-index's SentenceSplitter because every passage must
+    know the exact article offsets of each of its sentences, which citations point at.
+    """
+    spans = _split_long_sentences(article.text, sentence_spans(article.text), count_tokens, max_tokens // 2)
+    if not spans:
+        return []
+    budget = max_tokens - (count_tokens([passage_header(article)])[0] + 2 if with_header else 0)
+    budget = max(budget, 16)
+    sizes = count_tokens([article.text[s:e] for s, e in spans])
+    passages: list[Passage] = []
+    i = 0
+    while i < len(spans):
+        j, used = i, 0
+        while j < len(spans) and (j == i or used + sizes[j] <= budget):
+            used += sizes[j]
+            j += 1
+        chosen = spans[i:j]
+        start, end = chosen[0][0], chosen[-1][1]
+        passages.append(Passage(article.id, start, end, article.text[start:end], list(chosen)))
+        if j >= len(spans):
+            break
+        # Overlap: the next passage repeats the last sentences, unless that would stall progress.
+        i = max(j - overlap_sentences, i + 1)
+    return passages
+
+
+def _split_long_sentences(
+    text: str, spans: list[tuple[int, int]], count_tokens: Callable[[list[str]], list[int]], limit: int
+) -> list[tuple[int, int]]:
+    """Cut sentences longer than limit word pieces at word boundaries, so no passage is ever truncated."""
+    sizes = count_tokens([text[s:e] for s, e in spans]) if spans else []
+    result = []
+    for (start, end), size in zip(spans, sizes, strict=True):
+        if size <= limit:
+            result.append((start, end))
+            continue
+        words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+        per_piece = max(1, int(len(words) * limit / size))
+        for k in range(0, len(words), per_piece):
+            chunk = words[k : k + per_piece]
+            result.append((chunk[0][0], chunk[-1][1]))
+    return result

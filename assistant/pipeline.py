@@ -1,0 +1,272 @@
+"""The Assistant: one object that ingests articles into the index and answers questions from it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.embedding import Embedder
+from assistant.errors import AssistantError, QuestionError
+from assistant.followup import rewrite_followup
+from assistant.ingestion import Article, FileResult, expand_paths, read_file
+from assistant.passages import Passage, split_article
+from assistant.retrieval import Filters, Retriever, passage_search_text
+from assistant.settings import Settings
+from assistant.store import PassageStore, WriteLock
+
+CHECKPOINT_PASSAGES = 5000  # save at least this often on long ingests, so an interruption loses little
+
+
+@dataclass
+class IngestReport:
+    """Per-file outcomes of one ingest run and the totals."""
+
+    files: list[FileResult] = field(default_factory=list)
+    articles_added: int = 0
+    articles_removed: int = 0
+    passages_added: int = 0
+    passages_embedded: int = 0  # passages_added minus those whose vectors were reused
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('ingested')} ingested, {self.count('unchanged')} unchanged, "
+            f"{self.count('skipped')} skipped, {self.count('failed')} failed; "
+            f"{self.articles_added} articles and {self.passages_added} passages added "
+            f"({self.passages_embedded} embedded), {self.articles_removed} articles replaced or removed, "
+            f"in {self.seconds:.1f} s"
+        )
+
+
+@dataclass
+class Progress:
+    """Callbacks for long work; the CLI and chat page plug their progress display in here."""
+
+    start: Callable[[str, int], None] = lambda label, total: None
+    advance: Callable[[int], None] = lambda n: None
+
+
+def validate_question(question: str, max_chars: int) -> str:
+    """The question stripped and cleaned of unpaired surrogates; QuestionError when empty or too long."""
+    question = (question or "").encode("utf-8", errors="replace").decode("utf-8").strip()
+    if not question:
+        raise QuestionError("Please type a question.")
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"The question is too long ({len(question)} characters; the limit is {max_chars})."
+        )
+    return question
+
+
+class Assistant:
+    """Ingest articles and answer questions; loads the embedder and the index once and reuses them."""
+
+    def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings or Settings()
+        self._embedder = embedder
+        self._store: PassageStore | None = None
+        self._retriever: Retriever | None = None
+
+    # ---- components, loaded lazily --------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self.settings.embedding)
+        return self._embedder
+
+    def _open_store(self) -> PassageStore:
+        s = self.settings.index
+        return PassageStore.open(s.dir, self.embedder.name, self.embedder.dimension, s.kind, s.hnsw_m)
+
+    @property
+    def store(self) -> PassageStore:
+        """The index as last saved; reopened when a writer has saved a newer generation since."""
+        if self._store is None or self._store.current_generation() != self._store.generation:
+            self._store = self._open_store()
+            self._retriever = None
+        return self._store
+
+    @property
+    def retriever(self) -> Retriever:
+        store = self.store
+        if self._retriever is None or self._retriever.store is not store:
+            self._retriever = Retriever(
+                store, self.embedder, self.settings.retrieval, self.settings.passages.title_prefix
+            )
+            if store.kind == "hnsw":
+                store.faiss.index.hnsw.efSearch = self.settings.index.hnsw_ef_search
+        return self._retriever
+
+    # ---- ingestion ---------------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IngestReport:
+        """Add files or folders to the index; unchanged articles cost nothing, changed files replace theirs."""
+        progress = progress or Progress()
+        started = time.perf_counter()
+        report = IngestReport()
+        max_bytes = int(self.settings.ingest.max_file_mb * 1e6)
+        with WriteLock(Path(self.settings.index.dir)):
+            store = self._open_store()
+            pending: list[tuple[Article, list[Passage]]] = []
+            reusable: dict[str, object] = {}  # passage search text -> vector of passages being replaced
+            files = list(expand_paths([Path(p) for p in paths]))
+            if not files:
+                raise AssistantError("no files to ingest (supported: .txt .md .html .json .jsonl)")
+            progress.start("reading", len(files))
+            seen_ids: set[str] = set()
+            for path in files:
+                result = read_file(path, max_bytes, self.settings.ingest.min_chars)
+                report.files.append(result)
+                progress.advance(1)
+                if result.status != "ingested":
+                    continue
+                self._plan_file(store, result, pending, reusable, seen_ids, report)
+            total = sum(len(p) for _, p in pending)
+            progress.start("embedding", total)
+            for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
+                self._embed_and_add(store, chunk, reusable, report, progress)
+                store.save(self._snapshot())
+            if not pending and report.articles_removed:
+                store.save(self._snapshot())
+        self._store = None  # the next question reloads the new generation
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _plan_file(self, store, result: FileResult, pending, reusable, seen_ids, report) -> None:
+        """Decide per article: unchanged, duplicate, or new (replacing what the same file held before)."""
+        new_ids = {a.id for a in result.articles}
+        old_ids = {aid for aid in store.article_ids_for_path(result.path) if aid not in new_ids}
+        if old_ids:  # a changed file: its old articles go, but their vectors can be reused
+            old = [p for p in store.passages.values() if p.article_id in old_ids]
+            with_header = self.settings.passages.title_prefix
+            for passage, vector in zip(old, store.vectors_for([p.id for p in old]), strict=True):
+                reusable[passage_search_text(passage, store.articles[passage.article_id], with_header)] = (
+                    vector
+                )
+            store.remove(list(old_ids))
+            report.articles_removed += len(old_ids)
+        fresh = []
+        for article in result.articles:
+            if article.id in seen_ids:
+                result.notes.append(f"duplicate article '{article.title[:60]}' skipped")
+                continue
+            seen_ids.add(article.id)
+            known = store.articles.get(article.id)
+            if known is not None:
+                if known.path != article.path:
+                    result.notes.append(f"'{article.title[:60]}' is already indexed from {known.path}")
+                continue
+            fresh.append(article)
+        if not fresh:
+            result.status = "unchanged"
+            if any("already indexed" in n for n in result.notes):
+                result.status, result.reason = "skipped", "duplicate of an indexed article"
+            return
+        for article in fresh:
+            passages = split_article(
+                article,
+                self.embedder.count_tokens,
+                self.settings.passages.max_tokens,
+                self.settings.passages.overlap_sentences,
+                self.settings.passages.title_prefix,
+            )
+            pending.append((article, passages))
+
+    def _embed_and_add(self, store, chunk, reusable, report, progress: Progress) -> None:
+        import numpy as np
+
+        with_header = self.settings.passages.title_prefix
+        texts = [passage_search_text(p, a, with_header) for a, ps in chunk for p in ps]
+        todo = [i for i, t in enumerate(texts) if t not in reusable]
+        vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
+        if todo:
+            vectors[todo] = self.embedder.embed([texts[i] for i in todo], progress=progress.advance)
+        for i, text in enumerate(texts):
+            if text in reusable:
+                vectors[i] = reusable[text]
+        progress.advance(len(texts) - len(todo))
+        row = 0
+        for article, passages in chunk:
+            store.add(article, passages, vectors[row : row + len(passages)], self._statements(article))
+            row += len(passages)
+            report.articles_added += 1
+            report.passages_added += len(passages)
+        report.passages_embedded += len(todo)
+
+    def _statements(self, article: Article) -> list[dict]:
+        return []
+
+    def _snapshot(self) -> dict:
+        return {"passages": self.settings.passages.model_dump(mode="json")}
+
+    def remove(self, targets: Iterable[str]) -> list[Article]:
+        """Delete articles by id or by the path they were ingested from; returns what was removed."""
+        with WriteLock(Path(self.settings.index.dir)):
+            store = self._open_store()
+            removed: list[Article] = []
+            for target in targets:
+                path = str(Path(target).resolve())
+                ids = [target] if target in store.articles else store.article_ids_for_path(path)
+                if not ids:
+                    raise AssistantError(
+                        f"nothing indexed has the id or path '{target}' (see 'assistant list')"
+                    )
+                removed += [store.articles[i] for i in ids]
+                store.remove(ids)
+            store.save(self._snapshot())
+        self._store = None
+        return removed
+
+    def articles(self) -> list[Article]:
+        return sorted(self.store.articles.values(), key=lambda a: (a.published, a.title), reverse=True)
+
+    # ---- questions ---------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        filters: Filters | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        """Answer one question (a follow-up when history holds the earlier questions), citing sentences."""
+        started = time.perf_counter()
+        question = validate_question(question, self.settings.answer.max_question_chars)
+        standalone = rewrite_followup(question, history or [])
+        retriever = self.retriever
+        if not retriever.store.passages:
+            raise AssistantError(
+                f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first"
+            )
+        hits = retriever.retrieve(standalone, k=k, filters=filters)
+        retrieved = time.perf_counter()
+        answerer = ExtractiveAnswerer(
+            self.embedder, retriever.idf, self.settings.answer.max_sentences, self.settings.answer.min_support
+        )
+        answer = answerer.answer(standalone, hits)
+        done = time.perf_counter()
+        answer.question = question
+        answer.standalone_question = standalone
+        answer.timings_ms = {
+            "retrieve": (retrieved - started) * 1000,
+            "answer": (done - retrieved) * 1000,
+            "total": (done - started) * 1000,
+        }
+        return answer
+
+
+def _chunks(pending: list, size: int):
+    """Split (article, passages) pairs into runs of about `size` passages."""
+    chunk, count = [], 0
+    for item in pending:
+        chunk.append(item)
+        count += len(item[1])
+        if count >= size:
+            yield chunk
+            chunk, count = [], 0
+    if chunk:
+        yield chunk

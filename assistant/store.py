@@ -298,9 +298,9 @@ class PassageStore:
     def _collect_garbage(self, keep: set[str]) -> None:
         """Delete generations older than the previous one and temp folders left by crashed writers."""
         for child in self.directory.iterdir():
-            if child.is_dir() and (child.name.startswith(".tmp-") or child.name.startswith("gen-")):
-                if child.name not in keep:
-                    shutil.rmtree(child, ignore_errors=True)
+            stale = child.name.startswith(".tmp-") or child.name.startswith("gen-")
+            if child.is_dir() and stale and child.name not in keep:
+                shutil.rmtree(child, ignore_errors=True)
 
     def current_generation(self) -> str:
         """Generation named by the manifest on disk now (readers compare it to reload after an ingest)."""

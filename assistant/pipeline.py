@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -257,6 +257,28 @@ class Assistant:
             "total": (done - started) * 1000,
         }
         return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        filters: Filters | None = None,
+        k: int | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like ask(), but yields the answer text in pieces as it is written, then the finished Answer."""
+        answer = self.ask(question, history, filters, k)
+        yield from answer_pieces(answer)
+        yield answer
+
+
+def answer_pieces(answer: Answer) -> Iterator[str]:
+    """The answer text in the pieces a stream shows: one cited sentence at a time."""
+    if not answer.sentences:
+        yield answer.answer
+        return
+    for i, sentence in enumerate(answer.sentences):
+        markers = "".join(f" [{n}]" for n in sentence.citations)
+        yield ("" if i == 0 else " ") + sentence.text + markers
 
 
 def _chunks(pending: list, size: int):

@@ -58,9 +58,7 @@ def validate_question(question: str, max_chars: int) -> str:
     if not question:
         raise QuestionError("Please type a question.")
     if len(question) > max_chars:
-        raise QuestionError(
-            f"The question is too long ({len(question)} characters; the limit is {max_chars})."
-        )
+        raise QuestionError(f"The question is too long ({len(question)} characters; the limit is {max_chars}).")
     return question
 
 
@@ -118,14 +116,14 @@ class Assistant:
             if not files:
                 raise AssistantError("no files to ingest (supported: .txt .md .html .json .jsonl)")
             progress.start("reading", len(files))
-            seen_ids: set[str] = set()
+            seen_paths: dict[str, str] = {}  # article id -> the file it came from in this run
             for path in files:
                 result = read_file(path, max_bytes, self.settings.ingest.min_chars)
                 report.files.append(result)
                 progress.advance(1)
                 if result.status != "ingested":
                     continue
-                self._plan_file(store, result, pending, reusable, seen_ids, report)
+                self._plan_file(store, result, pending, reusable, seen_paths, report)
             total = sum(len(p) for _, p in pending)
             progress.start("embedding", total)
             for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
@@ -137,7 +135,7 @@ class Assistant:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _plan_file(self, store, result: FileResult, pending, reusable, seen_ids, report) -> None:
+    def _plan_file(self, store, result: FileResult, pending, reusable, seen_paths, report) -> None:
         """Decide per article: unchanged, duplicate, or new (replacing what the same file held before)."""
         new_ids = {a.id for a in result.articles}
         old_ids = {aid for aid in store.article_ids_for_path(result.path) if aid not in new_ids}
@@ -145,27 +143,24 @@ class Assistant:
             old = [p for p in store.passages.values() if p.article_id in old_ids]
             with_header = self.settings.passages.title_prefix
             for passage, vector in zip(old, store.vectors_for([p.id for p in old]), strict=True):
-                reusable[passage_search_text(passage, store.articles[passage.article_id], with_header)] = (
-                    vector
-                )
+                reusable[passage_search_text(passage, store.articles[passage.article_id], with_header)] = vector
             store.remove(list(old_ids))
             report.articles_removed += len(old_ids)
-        fresh = []
+        fresh, duplicates = [], []
         for article in result.articles:
-            if article.id in seen_ids:
-                result.notes.append(f"duplicate article '{article.title[:60]}' skipped")
-                continue
-            seen_ids.add(article.id)
             known = store.articles.get(article.id)
-            if known is not None:
-                if known.path != article.path:
-                    result.notes.append(f"'{article.title[:60]}' is already indexed from {known.path}")
-                continue
-            fresh.append(article)
+            if article.id in seen_paths and seen_paths[article.id] != result.path:
+                duplicates.append(seen_paths[article.id])
+            elif known is not None and known.path != article.path:
+                duplicates.append(known.path)
+            elif known is None and article.id not in seen_paths:
+                fresh.append(article)
+            seen_paths.setdefault(article.id, result.path)
+        if duplicates:
+            result.notes.append(f"{len(duplicates)} duplicate(s) of articles from {duplicates[0]} skipped")
         if not fresh:
-            result.status = "unchanged"
-            if any("already indexed" in n for n in result.notes):
-                result.status, result.reason = "skipped", "duplicate of an indexed article"
+            result.status = "skipped" if duplicates else "unchanged"
+            result.reason = f"duplicate of {duplicates[0]}" if duplicates else ""
             return
         for article in fresh:
             passages = split_article(
@@ -213,9 +208,7 @@ class Assistant:
                 path = str(Path(target).resolve())
                 ids = [target] if target in store.articles else store.article_ids_for_path(path)
                 if not ids:
-                    raise AssistantError(
-                        f"nothing indexed has the id or path '{target}' (see 'assistant list')"
-                    )
+                    raise AssistantError(f"nothing indexed has the id or path '{target}' (see 'assistant list')")
                 removed += [store.articles[i] for i in ids]
                 store.remove(ids)
             store.save(self._snapshot())
@@ -239,9 +232,7 @@ class Assistant:
         standalone = rewrite_followup(question, history or [])
         retriever = self.retriever
         if not retriever.store.passages:
-            raise AssistantError(
-                f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first"
-            )
+            raise AssistantError(f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first")
         hits = retriever.retrieve(standalone, k=k, filters=filters)
         retrieved = time.perf_counter()
         answerer = ExtractiveAnswerer(

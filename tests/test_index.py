@@ -1,0 +1,114 @@
+"""The index on disk: incremental ingest, replace, remove, reload, damage and locking, with real FAISS."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from assistant.errors import AssistantError, IndexLockedError, IndexProblemError
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+from assistant.store import WriteLock
+from tests.conftest import SAMPLE_ARTICLE, make_settings
+
+
+def article_text(topic: str) -> str:
+    return (
+        f"Report on {topic}\n\nThe council met on Monday to discuss {topic}. Officials said the plan for {topic} "
+        f"would be published next week. Critics of the {topic} plan called it rushed."
+    )
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(SAMPLE_ARTICLE, folder / "sample.txt")
+    (folder / "water.txt").write_text(article_text("water prices"))
+    return folder
+
+
+def test_reingest_unchanged_costs_nothing(new_assistant, corpus):
+    assistant = new_assistant()
+    first = assistant.ingest([corpus])
+    assert first.articles_added == 2 and first.passages_embedded > 0
+    again = assistant.ingest([corpus])
+    assert again.count("unchanged") == 2
+    assert again.articles_added == 0 and again.passages_embedded == 0
+
+
+def test_changed_file_replaces_its_passages_and_reuses_vectors(new_assistant, corpus):
+    assistant = new_assistant()
+    assistant.ingest([corpus])
+    (corpus / "water.txt").write_text(article_text("water prices") + " A final sentence was added later.")
+    report = assistant.ingest([corpus / "water.txt"])
+    assert report.articles_removed == 1 and report.articles_added == 1
+    titles = [a.title for a in assistant.articles()]
+    assert titles.count("Report on water prices") == 1
+    hits = assistant.retriever.retrieve("final sentence added later", k=1, mode="bm25")
+    assert "added later" in hits[0].passage.text
+
+
+def test_remove_by_id_and_by_path_survives_reload(new_assistant, corpus, embedder):
+    assistant = new_assistant()
+    assistant.ingest([corpus])
+    water = next(a for a in assistant.articles() if a.title == "Report on water prices")
+    assert [a.id for a in assistant.remove([water.id])] == [water.id]
+    assistant.remove([str(corpus / "sample.txt")])
+    reloaded = Assistant(assistant.settings, embedder)
+    assert reloaded.articles() == []
+    with pytest.raises(AssistantError, match="nothing indexed"):
+        reloaded.remove(["no-such-id"])
+
+
+def test_duplicate_article_in_another_file_is_skipped(new_assistant, corpus):
+    shutil.copy(corpus / "water.txt", corpus / "water-copy.txt")
+    report = new_assistant().ingest([corpus])
+    outcomes = sorted((f.status, f.reason) for f in report.files if "water" in f.path)
+    assert outcomes[0] == ("ingested", "")
+    assert outcomes[1][0] == "skipped" and outcomes[1][1].startswith("duplicate of ")
+
+
+def test_damaged_file_is_named(new_assistant, corpus, tmp_path, embedder):
+    assistant = new_assistant()
+    assistant.ingest([corpus])
+    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
+    target = tmp_path / "index" / manifest["generation"] / "passages.jsonl"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    with pytest.raises(IndexProblemError, match="passages.jsonl"):
+        Assistant(assistant.settings, embedder).articles()
+
+
+def test_other_embedder_is_refused_before_search(new_assistant, corpus, tmp_path):
+    assistant = new_assistant()
+    assistant.ingest([corpus])
+    manifest_path = tmp_path / "index" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["embedder"] = {"name": "some-other-model", "dimension": 768}
+    from assistant.store import _manifest_checksum
+
+    manifest["manifest_sha256"] = _manifest_checksum(manifest)
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexProblemError, match="some-other-model"):
+        assistant.ask("What did Dmitriev say about sanctions?")
+
+
+def test_second_writer_is_refused(new_assistant, corpus, tmp_path):
+    assistant = new_assistant()
+    with WriteLock(tmp_path / "index"), pytest.raises(IndexLockedError, match="another"):
+        assistant.ingest([corpus])
+
+
+def test_empty_index_asks_for_ingest(new_assistant):
+    with pytest.raises(AssistantError, match="empty"):
+        new_assistant().ask("What did Dmitriev say?")
+
+
+def test_environment_sets_the_index_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "elsewhere"))
+    assert Settings().index.dir == tmp_path / "elsewhere"
+    assert make_settings(tmp_path).index.dir == tmp_path

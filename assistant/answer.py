@@ -6,13 +6,16 @@ How the extractive answerer decides (no LLM):
                        + 0.5 x weighted coverage: the share of the question's distinctive words (stemmed,
                          weighted by BM25 idf, so rare words count most) found in the sentence, or at half
                          weight in the sentences just before it (a "he said" sentence names its speaker earlier);
-  3. if the best score is below `answer.min_support`, it answers ABSTAIN_ANSWER and cites nothing;
-  4. otherwise it answers with the best sentence and up to `answer.max_sentences - 1` more whose score is
+  3. a question asking "how many/much/long…" only accepts sentences with a number, and "when/since when/what day"
+     only sentences with a time expression;
+  4. if the best score is below `answer.min_support`, it answers ABSTAIN_ANSWER and cites nothing;
+  5. otherwise it answers with the best sentence and up to `answer.max_sentences - 1` more whose score is
      close to the best, each followed by its own [n] marker; citation n quotes that sentence.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 from assistant.embedding import Embedder
@@ -103,6 +106,30 @@ def abstain(question: str) -> Answer:
     return Answer(question=question, answer=ABSTAIN_ANSWER, abstained=True)
 
 
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
+    r"thousands?|millions?|billions?|dozens?|several|many|few)\b",
+    re.IGNORECASE,
+)
+_TIME = re.compile(
+    r"\d{4}|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|"
+    r"july|august|september|october|november|december|yesterday|today|tonight|tomorrow|week|weeks|month|months|"
+    r"year|years|days?|morning|evening|night|earlier|later|since|ago|recently)\b",
+    re.IGNORECASE,
+)
+_WANTS_NUMBER = re.compile(r"^\s*(how (many|much|long|far|high|big|large|old|often))\b", re.IGNORECASE)
+_WANTS_TIME = re.compile(r"^\s*(when|since when|what (day|date|year|month|time))\b", re.IGNORECASE)
+
+
+def answer_type_filter(question: str):
+    """A test a sentence must pass to answer this kind of question (a number, a time), or None."""
+    if _WANTS_NUMBER.search(question):
+        return _NUMBER.search
+    if _WANTS_TIME.search(question):
+        return _TIME.search
+    return None
+
+
 @dataclass
 class _Candidate:
     hit: Hit
@@ -156,6 +183,9 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         candidates = self.candidates(hits)
+        wanted = answer_type_filter(question)
+        if wanted:
+            candidates = [c for c in candidates if wanted(c.text)]
         self.score(question, candidates)
         ranked = sorted(candidates, key=lambda c: -c.score)
         if not ranked or ranked[0].score < self.min_support:

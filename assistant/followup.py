@@ -9,6 +9,7 @@ _TOPIC_SHIFT = re.compile(
 )
 _AND_QUESTION = re.compile(r"^(?:and|but|also)\s+(?P<rest>.+)$", re.IGNORECASE)
 _PRONOUNS = re.compile(r"\b(he|him|his|she|her|hers|they|them|their)\b", re.IGNORECASE)
+_DEICTIC = re.compile(r"\b(that|this|those|these|it|there|then)\b", re.IGNORECASE)
 _ABOUT = re.compile(r"^(?P<head>.*?\babout\b)\s+.+$", re.IGNORECASE)
 # Capitalised words that are not names when they start a question.
 _NOT_NAMES = {"What", "Who", "Whom", "When", "Where", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Are",
@@ -17,13 +18,17 @@ _NOT_NAMES = {"What", "Who", "Whom", "When", "Where", "Why", "How", "Which", "Di
 
 
 def last_name_mentioned(questions: list[str]) -> str:
-    """The most recent proper name (run of capitalised words) in the earlier questions."""
+    """The subject of the most recent question that names someone: its first proper name.
+
+    In "What did Trump say about Zelensky?" a following "he" means Trump, the one asked about, so the first name
+    of the question wins over the last.
+    """
     for question in reversed(questions):
         names = re.findall(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*", question)
         names = [" ".join(w for w in n.split() if w not in _NOT_NAMES) for n in names]
         names = [re.sub(r"(’s|'s)$", "", n) for n in names if n]
         if names:
-            return names[-1]
+            return names[0]
     return ""
 
 
@@ -59,4 +64,7 @@ def rewrite_followup(question: str, history: list[str]) -> str:
                 return possessive if word in ("his", "hers", "their") else name
 
             return _PRONOUNS.sub(replace, question, count=1)
+    # "Who asked for that meeting?", "Since when?": too little to search on alone, so carry the context along.
+    if _DEICTIC.search(question) or len(question.split()) <= 3:
+        return f"{question.rstrip()} (context: {previous})"
     return question

@@ -15,10 +15,12 @@ from assistant.passages import Passage, passage_header
 from assistant.settings import RetrievalSettings
 from assistant.store import PassageStore
 
-# Question words carry no topic; bm25s' English list keeps them, so BM25 would reward any passage with "what".
+# Question words, filler and the 'context' label of follow-up rewrites carry no topic; bm25s' English stop-word
+# list keeps them, so BM25 would reward any passage with "what".
 QUESTION_WORDS = {
     "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do", "is", "are",
     "was", "were", "about", "say", "said", "tell", "told", "think", "many", "much", "has", "have", "the",
+    "exactly", "actually", "really", "please", "me", "know", "context",
 }  # fmt: skip
 
 
@@ -76,9 +78,7 @@ def passage_search_text(passage: Passage, article: Article, with_header: bool) -
 class Retriever:
     """Ranks the passages of one PassageStore for a query; builds its BM25 index once per store."""
 
-    def __init__(
-        self, store: PassageStore, embedder: Embedder, settings: RetrievalSettings, with_header: bool
-    ):
+    def __init__(self, store: PassageStore, embedder: Embedder, settings: RetrievalSettings, with_header: bool):
         self.store = store
         self.embedder = embedder
         self.settings = settings
@@ -143,9 +143,7 @@ class Retriever:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(self.ids[row]), float(scores[row])) for row in top if scores[row] > 0]
 
-    def retrieve(
-        self, query: str, k: int | None = None, filters: Filters | None = None, mode: str | None = None
-    ):
+    def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None, mode: str | None = None):
         """Top-k passages for the query, best first."""
         k = k or self.settings.top_k
         mode = mode or self.settings.mode

@@ -34,15 +34,21 @@ __all__ = ["GGUFLLM", "OpenAICompatibleLLM", "complete_text", "make_llm", "strea
 _DUMMY_KEY = "not-needed"
 # One retry: a local server that refused a connection is down, and a user is waiting for the answer.
 _MAX_RETRIES = 1
-_CONTEXT_TOO_LONG = re.compile(
-    r"context.{0,40}(length|size|window|exceed)|exceed.{0,40}context|too many tokens", re.I
-)
+_SHORTEN = "retrieve fewer passages (ASSISTANT_RETRIEVAL_TOP_K) or raise ASSISTANT_LLM_CONTEXT_WINDOW"
+_CONTEXT_TOO_LONG = re.compile(r"context.{0,40}(length|size|window|exceed)|exceed.{0,40}context|too many tokens", re.I)
 
 
 class OpenAICompatibleLLM(OpenAILike):
     """OpenAILike whose API key never shows in repr(), str() or serialised settings (they end up in logs)."""
 
     api_key: str | None = Field(default=None, exclude=True, repr=False, description="API key (hidden).")
+
+    def _get_model_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        # llama-index lets the instance's max_tokens override a per-call max_tokens; a call's own wins here.
+        merged = super()._get_model_kwargs(**kwargs)
+        if "max_tokens" in kwargs:
+            merged["max_tokens"] = kwargs["max_tokens"]
+        return merged
 
     @classmethod
     def class_name(cls) -> str:
@@ -109,6 +115,7 @@ class GGUFLLM(CustomLLM):
     max_tokens: int = Field(default=400, description="Most tokens written per call.")
     temperature: float = Field(default=0.1, description="Sampling temperature.")
     timeout: float = Field(default=60.0, description="Seconds to wait for the next token before giving up.")
+    threads: int = Field(default=0, ge=0, description="CPU threads; 0 means all cores but one.")
 
     _server: Any = PrivateAttr(default=None)
 
@@ -127,6 +134,11 @@ class GGUFLLM(CustomLLM):
         params.n_ctx = self.context_window
         params.n_predict = self.max_tokens
         params.n_parallel = 1  # one slot gets the whole context; concurrent calls queue inside llama.cpp
+        # llama.cpp's threads meet at a barrier after every layer: when they outnumber the free cores (the
+        # embedder and web server share the machine) generation slows down ten-fold, so leave a core free.
+        threads = self.threads or max(1, (os.cpu_count() or 2) - 1)
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # any free port: the HTTP side is unused here
         params.api_keys = [secrets.token_hex(16)]
@@ -222,10 +234,10 @@ class GGUFLLM(CustomLLM):
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         """Raw text continuation of prompt (no chat template)."""
-        last = CompletionResponse(text="")
-        for last in self.stream_complete(prompt, formatted=formatted, **kwargs):
-            pass
-        return CompletionResponse(text=last.text, raw=last.raw)
+        text, raw = "", None
+        for response in self.stream_complete(prompt, formatted=formatted, **kwargs):
+            text, raw = response.text, response.raw
+        return CompletionResponse(text=text, raw=raw)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -250,10 +262,10 @@ class GGUFLLM(CustomLLM):
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         """Chat through the model's own chat template."""
-        last = ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=""))
-        for last in self.stream_chat(messages, **kwargs):
-            pass
-        return ChatResponse(message=last.message, raw=last.raw)
+        message, raw = ChatMessage(role=MessageRole.ASSISTANT, content=""), None
+        for response in self.stream_chat(messages, **kwargs):
+            message, raw = response.message, response.raw
+        return ChatResponse(message=message, raw=raw)
 
 
 def make_llm(settings: LLMSettings) -> LLM | None:
@@ -264,9 +276,7 @@ def make_llm(settings: LLMSettings) -> LLM | None:
         return _make_openai(settings)
     if settings.backend == "gguf":
         if settings.path is None:
-            raise LLMError(
-                "the 'gguf' LLM backend needs a model file: set ASSISTANT_LLM_PATH to a .gguf file"
-            )
+            raise LLMError("the 'gguf' LLM backend needs a model file: set ASSISTANT_LLM_PATH to a .gguf file")
         return GGUFLLM(
             model_path=str(settings.path),
             context_window=settings.context_window,
@@ -286,9 +296,6 @@ def _server_error(error: Any) -> LLMError:
     return LLMError(f"the local model failed: {message}")
 
 
-_SHORTEN = "retrieve fewer passages (ASSISTANT_RETRIEVAL_TOP_K) or raise ASSISTANT_LLM_CONTEXT_WINDOW"
-
-
 def _explain(exc: Exception, llm: LLM) -> LLMError:
     """An LLMError a user can act on, for any failure of an LLM call."""
     import openai  # installed with llama-index-llms-openai; imported here so 'none' never needs it
@@ -296,13 +303,9 @@ def _explain(exc: Exception, llm: LLM) -> LLMError:
     where = getattr(llm, "api_base", None) or "the LLM server"
     if isinstance(exc, openai.APITimeoutError):
         timeout = getattr(llm, "timeout", None)
-        return LLMError(
-            f"{where} did not answer within {timeout:g} s; raise ASSISTANT_LLM_TIMEOUT or check it"
-        )
+        return LLMError(f"{where} did not answer within {timeout:g} s; raise ASSISTANT_LLM_TIMEOUT or check it")
     if isinstance(exc, openai.APIConnectionError):
-        return LLMError(
-            f"cannot reach the LLM server at {where}: is it running? (check ASSISTANT_LLM_BASE_URL)"
-        )
+        return LLMError(f"cannot reach the LLM server at {where}: is it running? (check ASSISTANT_LLM_BASE_URL)")
     if isinstance(exc, openai.APIStatusError):
         detail = _status_detail(exc)
         status = exc.status_code
@@ -315,9 +318,7 @@ def _explain(exc: Exception, llm: LLM) -> LLMError:
                 "ASSISTANT_LLM_MODEL, and that ASSISTANT_LLM_BASE_URL ends in /v1"
             )
         if _CONTEXT_TOO_LONG.search(detail):
-            return LLMError(
-                f"the question and passages do not fit the model's context ({detail}); {_SHORTEN}"
-            )
+            return LLMError(f"the question and passages do not fit the model's context ({detail}); {_SHORTEN}")
         if status == 429:
             return LLMError(f"{where} is busy or over its rate limit (HTTP 429); try again shortly")
         return LLMError(f"{where} failed with HTTP {status}: {detail}")

@@ -41,9 +41,7 @@ def _sections(name: str) -> tuple[tuple[str, _BracedTemplate], ...]:
     try:
         text = resource.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PromptError(
-            f"no prompt template '{name}.txt' in assistant.prompts (the prompts/ folder)"
-        ) from None
+        raise PromptError(f"no prompt template '{name}.txt' in assistant.prompts (the prompts/ folder)") from None
     parts = _ROLE_LINE.split(text)
     # parts = [text before the first role line, role, body, role, body, ...]
     sections = [("user", parts[0])] if parts[0].strip() else []

@@ -24,6 +24,23 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
 
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: ./index).")]
+LLMOpt = Annotated[
+    str | None,
+    typer.Option("--llm", help="Answer with: none (extractive, default), openai (any compatible server), gguf."),
+]
+LLMBaseUrlOpt = Annotated[
+    str | None, typer.Option("--llm-base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.")
+]
+LLMModelOpt = Annotated[str | None, typer.Option("--llm-model", help="Model name on that server.")]
+LLMPathOpt = Annotated[Path | None, typer.Option("--llm-path", help="GGUF file for --llm gguf.")]
+# The API key is deliberately not a flag (flags leak into shell history and process lists): set
+# ASSISTANT_LLM_API_KEY or OPENAI_API_KEY.
+
+
+def _llm_section(llm: str | None, base_url: str | None, model: str | None, path: Path | None) -> dict:
+    if llm is not None and llm not in ("none", "openai", "gguf"):
+        raise _fail(f"--llm must be none, openai or gguf, not '{llm}'", 2)
+    return {"backend": llm, "base_url": base_url, "model": model, "path": path}
 
 
 def _settings(index: Path | None = None, **sections) -> Settings:
@@ -75,9 +92,7 @@ class _RichProgress:
 
 @app.command()
 def ingest(
-    paths: Annotated[
-        list[Path], typer.Argument(help="Article files or folders (.txt .md .html .json .jsonl).")
-    ],
+    paths: Annotated[list[Path], typer.Argument(help="Article files or folders (.txt .md .html .json .jsonl).")],
     index: IndexOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-file report as JSON lines.")] = False,
 ) -> None:
@@ -101,9 +116,7 @@ def ingest(
             continue
         detail = f.reason or "; ".join(f.notes)
         count = f" ({len(f.articles)} articles)" if len(f.articles) > 1 else ""
-        out.print(
-            f"[{colours[f.status]}]{f.status:>9}[/] {f.path}{count}" + (f"  — {detail}" if detail else "")
-        )
+        out.print(f"[{colours[f.status]}]{f.status:>9}[/] {f.path}{count}" + (f"  — {detail}" if detail else ""))
     err.print(report.summary())
     if not report.count("ingested") and not report.count("unchanged"):
         raise typer.Exit(1)
@@ -111,21 +124,17 @@ def ingest(
 
 @app.command()
 def ask(
-    question: Annotated[
-        str, typer.Argument(help="The question, or '-' to read one question per line from stdin.")
-    ],
+    question: Annotated[str, typer.Argument(help="The question, or '-' to read one question per line from stdin.")],
     index: IndexOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per question per line.")] = False,
     k: Annotated[int | None, typer.Option("-k", help="Passages to retrieve.", min=1, max=50)] = None,
-    source: Annotated[
-        list[str] | None, typer.Option("--source", help="Only articles from this source.")
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="Only articles published on or after (YYYY-MM-DD).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option(help="Only articles published on or before (YYYY-MM-DD).")
-    ] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only articles from this source.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles published on or before (YYYY-MM-DD).")] = None,
+    llm: LLMOpt = None,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_path: LLMPathOpt = None,
 ) -> None:
     """Answer a question from the indexed articles, citing the sentences the answer rests on."""
     from assistant.ingestion import parse_date
@@ -135,14 +144,14 @@ def ask(
         if value and not parse_date(value):
             raise _fail(f"{name} expects a date like 2025-04-05, not '{value}'", 2)
     filters = Filters(sources=source or [], since=parse_date(since), until=parse_date(until))
-    assistant = _assistant(_settings(index))
+    assistant = _assistant(_settings(index, llm=_llm_section(llm, llm_base_url, llm_model, llm_path)))
     questions = (line for line in sys.stdin) if question == "-" else iter([question])
     failed = False
     for text in questions:
         if question == "-" and not text.strip():
             continue
         try:
-            answer = assistant.ask(text, filters=filters, k=k)
+            answer = _ask_streaming(assistant, text, filters, k, live=not as_json and err.is_terminal)
         except AssistantError as exc:
             if question != "-":
                 raise _fail(str(exc)) from None
@@ -159,11 +168,31 @@ def ask(
         raise typer.Exit(1)
 
 
+def _ask_streaming(assistant, question: str, filters, k: int | None, live: bool):
+    """Ask, showing the answer live on the terminal (stderr) as it is written; returns the checked Answer."""
+    answer = None
+    for piece in assistant.ask_stream(question, filters=filters, k=k):
+        if isinstance(piece, str):
+            if live:
+                err.print(piece, end="", style="dim")
+        else:
+            answer = piece
+    if live:
+        err.print("\r\033[K" if err.is_terminal else "")
+    return answer
+
+
 def _print_answer(answer) -> None:
     if answer.standalone_question and answer.standalone_question != answer.question:
         out.print(f"[dim](understood as: {answer.standalone_question})[/dim]")
     style = "yellow" if answer.abstained else "bold"
-    out.print(f"[{style}]{answer.answer}[/{style}]")
+    if answer.sentences and any(not s.supported for s in answer.sentences):
+        for s in answer.sentences:
+            markers = "".join(f" [{n}]" for n in s.citations)
+            flag = "" if s.supported else f" [red](not supported: {s.reason})[/red]"
+            out.print(f"[{style}]{s.text}{markers}[/{style}]{flag}")
+    else:
+        out.print(f"[{style}]{answer.answer}[/{style}]")
     for c in answer.citations:
         meta = ", ".join(x for x in (c.source, c.published, c.url) if x)
         speaker = f" — {c.speaker}" if c.speaker else ""
@@ -207,6 +236,62 @@ def remove(
         raise _fail(str(exc)) from None
     for a in removed:
         out.print(f"removed {a.id}  {a.title[:70]}")
+
+
+@app.command()
+def chat(
+    index: IndexOpt = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (default 127.0.0.1); any other needs a user and password.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the page (default 7860; 0 picks a free one).", min=0, max=65535)
+    ] = None,
+    llm: LLMOpt = None,
+    llm_base_url: LLMBaseUrlOpt = None,
+    llm_model: LLMModelOpt = None,
+    llm_path: LLMPathOpt = None,
+) -> None:
+    """Open the chat page in the browser: ask questions, follow up, and see each answer's cited passages."""
+    from assistant.chat import serve  # imported late: gradio is slow to import
+
+    try:
+        llm_section = _llm_section(llm, llm_base_url, llm_model, llm_path)
+        serve(_settings(index, chat={"host": host, "port": port}, llm=llm_section), log=err.print)
+    except AssistantError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"the chat page could not start: {exc}") from None
+
+
+@app.command("eval")
+def evaluate(
+    set_file: Annotated[Path | None, typer.Argument(help="Question set, e.g. evals/sample.yaml.")] = None,
+    benchmark: Annotated[
+        Path | None, typer.Option(help="Benchmark folder with articles.jsonl and questions.jsonl.")
+    ] = None,
+    index: Annotated[
+        Path | None, typer.Option(help="Index folder (default: index/evals/SET-KEY, reused while unchanged).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: evals/runs/SET-TIMESTAMP).")
+    ] = None,
+    compare: Annotated[Path | None, typer.Option(help="A previous results.json to compare with.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Benchmark: a seeded sample of N questions.", min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Benchmark: seed of the --limit sample.")] = 0,
+    mode: Annotated[
+        str | None, typer.Option(help="Retrieval mode: dense, bm25, hybrid or all (default: the setting).")
+    ] = None,
+    all_questions: Annotated[
+        bool, typer.Option("--all-questions", help="Benchmark: also questions with answer_in_corpus false.")
+    ] = False,
+) -> None:
+    """Score the assistant on a question set or benchmark; exits 1 when a threshold of the set is missed."""
+    from assistant.evaluation.command import eval_command
+
+    code = eval_command(set_file, benchmark, index, out_dir, compare, limit, seed, mode, all_questions, out, err)
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

@@ -283,6 +283,7 @@ def make_llm(settings: LLMSettings) -> LLM | None:
             max_tokens=settings.max_tokens,
             temperature=settings.temperature,
             timeout=settings.timeout,
+            threads=settings.threads,
         )
     raise LLMError(f"unknown LLM backend {settings.backend!r}: use none, openai or gguf")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.embedding import Embedder
-from assistant.errors import AssistantError, QuestionError
+from assistant.errors import AssistantError, LLMError, QuestionError
 from assistant.followup import rewrite_followup
 from assistant.ingestion import Article, FileResult, expand_paths, read_file
 from assistant.passages import Passage, split_article
@@ -70,6 +70,7 @@ class Assistant:
         self._embedder = embedder
         self._store: PassageStore | None = None
         self._retriever: Retriever | None = None
+        self._llm = None
 
     # ---- components, loaded lazily --------------------------------------------------------------------
     @property
@@ -219,6 +220,31 @@ class Assistant:
         return sorted(self.store.articles.values(), key=lambda a: (a.published, a.title), reverse=True)
 
     # ---- questions ---------------------------------------------------------------------------------
+    def load_llm(self, notes: list[str]):
+        """The configured LLM (llama-index interface), or None for extractive answers or when it cannot load
+        (the reason is added to notes, so the answer says why it is extractive)."""
+        if self._llm is None and self.settings.llm.backend != "none":
+            from assistant.llm import make_llm
+
+            try:
+                self._llm = make_llm(self.settings.llm)
+            except LLMError as exc:
+                notes.append(f"the LLM is not available: {exc}; the extractive answer is shown instead")
+        return self._llm
+
+    def standalone_question(self, question: str, history: list[str], llm, notes: list[str]) -> str:
+        """The follow-up as a standalone question: the LLM condenses it when configured, else the rules."""
+        if not history:
+            return question
+        if llm is not None:
+            from assistant.generate import condense_question
+
+            try:
+                return condense_question(llm, question, history)
+            except LLMError as exc:
+                notes.append(f"follow-up rewritten by rules: {exc}")
+        return rewrite_followup(question, history)
+
     def ask(
         self,
         question: str,
@@ -227,26 +253,9 @@ class Assistant:
         k: int | None = None,
     ) -> Answer:
         """Answer one question (a follow-up when history holds the earlier questions), citing sentences."""
-        started = time.perf_counter()
-        question = validate_question(question, self.settings.answer.max_question_chars)
-        standalone = rewrite_followup(question, history or [])
-        retriever = self.retriever
-        if not retriever.store.passages:
-            raise AssistantError(f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first")
-        hits = retriever.retrieve(standalone, k=k, filters=filters)
-        retrieved = time.perf_counter()
-        answerer = ExtractiveAnswerer(
-            self.embedder, retriever.idf, self.settings.answer.max_sentences, self.settings.answer.min_support
-        )
-        answer = answerer.answer(standalone, hits)
-        done = time.perf_counter()
-        answer.question = question
-        answer.standalone_question = standalone
-        answer.timings_ms = {
-            "retrieve": (retrieved - started) * 1000,
-            "answer": (done - retrieved) * 1000,
-            "total": (done - started) * 1000,
-        }
+        answer = None
+        for answer in self.ask_stream(question, history, filters, k):  # noqa: B007 - the last item is the Answer
+            pass
         return answer
 
     def ask_stream(
@@ -256,9 +265,40 @@ class Assistant:
         filters: Filters | None = None,
         k: int | None = None,
     ) -> Iterator[str | Answer]:
-        """Like ask(), but yields the answer text in pieces as it is written, then the finished Answer."""
-        answer = self.ask(question, history, filters, k)
-        yield from answer_pieces(answer)
+        """Yield the answer text in pieces as it is written (LLM tokens, or extractive sentences), then the Answer."""
+        started = time.perf_counter()
+        question = validate_question(question, self.settings.answer.max_question_chars)
+        notes: list[str] = []
+        llm = self.load_llm(notes)
+        standalone = self.standalone_question(question, history or [], llm, notes)
+        retriever = self.retriever
+        if not retriever.store.passages:
+            raise AssistantError(f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first")
+        hits = retriever.retrieve(standalone, k=k, filters=filters)
+        retrieved = time.perf_counter()
+        extractive = ExtractiveAnswerer(
+            self.embedder, retriever.idf, self.settings.answer.max_sentences, self.settings.answer.min_support
+        )
+        if llm is None:
+            answer = extractive.answer(standalone, hits)
+            yield from answer_pieces(answer)
+        else:
+            from assistant.generate import LLMAnswerer
+
+            answerer = LLMAnswerer(llm, self.embedder, extractive, self.settings.answer.min_similarity)
+            for answer in answerer.stream(standalone, hits):
+                if isinstance(answer, str):
+                    yield answer
+        done = time.perf_counter()
+        answer.question = question
+        answer.standalone_question = standalone
+        answer.notes = notes + answer.notes
+        answer.timings_ms = {
+            **answer.timings_ms,
+            "retrieve": (retrieved - started) * 1000,
+            "answer": (done - retrieved) * 1000,
+            "total": (done - started) * 1000,
+        }
         yield answer
 
 

@@ -68,6 +68,9 @@ class AnswerSettings(BaseModel):
         0.45, description="Abstain when the best sentence's support score is below this (see answer.py)."
     )
     max_question_chars: int = Field(2000, ge=1, description="Longer questions are rejected with a message.")
+    min_similarity: float = Field(
+        0.55, description="An LLM sentence is supported only if this similar to a cited passage sentence (support.py)."
+    )
 
 
 class LLMSettings(BaseModel):
@@ -87,6 +90,7 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(400, ge=16, description="Most tokens the LLM may write per answer.")
     temperature: float = Field(0.1, ge=0, description="Sampling temperature.")
     context_window: int = Field(4096, ge=512, description="Context size (gguf backend).")
+    threads: int = Field(0, ge=0, description="CPU threads for the gguf backend; 0 = all cores but one.")
 
 
 class ChatSettings(BaseModel):

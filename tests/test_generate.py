@@ -1,4 +1,4 @@
-"""LLM answers a scripted FakeLLM for exact cases, the real small GGUF over HTTP for streaming."""
+"""LLM answers: a scripted FakeLLM for exact cases, the real small GGUF over HTTP for streaming."""
 
 from __future__ import annotations
 

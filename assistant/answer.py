@@ -111,7 +111,7 @@ _NUMBER = re.compile(
     r"thousands?|millions?|billions?|dozens?|several|many|few)\b",
     re.IGNORECASE,
 )
-_TIME = re.compile(
+TIME_WORDS = re.compile(
     r"\d{4}|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|"
     r"july|august|september|october|november|december|yesterday|today|tonight|tomorrow|week|weeks|month|months|"
     r"year|years|days?|morning|evening|night|earlier|later|since|ago|recently)\b",
@@ -126,7 +126,7 @@ def answer_type_filter(question: str):
     if _WANTS_NUMBER.search(question):
         return _NUMBER.search
     if _WANTS_TIME.search(question):
-        return _TIME.search
+        return TIME_WORDS.search
     return None
 
 

@@ -239,6 +239,37 @@ def remove(
 
 
 @app.command()
+def quotes(
+    index: IndexOpt = None,
+    speaker: Annotated[str | None, typer.Option(help="Only statements by this person (any name variant).")] = None,
+    about: Annotated[str | None, typer.Option(help="Rank statements by relevance to this topic.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per statement.")] = False,
+    limit: Annotated[int, typer.Option(help="Most statements to show.", min=1)] = 50,
+) -> None:
+    """List who said what: quotes and reported statements with their speakers, exact spans and articles."""
+    from assistant.speakers import list_statements
+
+    try:
+        assistant = _assistant(_settings(index))
+        found = list_statements(assistant.store, assistant.embedder, assistant.retriever.idf, speaker, about)
+    except AssistantError as exc:
+        raise _fail(str(exc)) from None
+    for item in found[:limit]:
+        s, a = item.statement, item.article
+        if as_json:
+            row = {"speaker": s.speaker, "kind": s.kind, "text": s.text, "cue": s.cue, "start": s.start, "end": s.end,
+                   "article_id": a.id, "title": a.title, "published": a.published, "source": a.source}  # fmt: skip
+            out.print(json.dumps(row, ensure_ascii=False))
+        else:
+            mark = "“”" if s.kind == "direct" else "  "
+            out.print(
+                f"[bold]{s.speaker}[/bold] ({s.cue}): {mark[0]}{s.text}{mark[1]}  [dim]{a.published} {a.id}[/dim]"
+            )
+    if not as_json:
+        err.print(f"{min(len(found), limit)} of {len(found)} statements")
+
+
+@app.command()
 def chat(
     index: IndexOpt = None,
     host: Annotated[

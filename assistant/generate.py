@@ -18,6 +18,12 @@ from assistant.retrieval import Hit
 from assistant.support import check_support
 
 
+def llm_passage(hit: Hit) -> str:
+    """A passage as the LLM (and the support check) sees it: title and date, the speaker if known, the text."""
+    said_by = f"Statement by {hit.speaker}: " if hit.speaker else ""
+    return f"{passage_header(hit.article)}\n{said_by}{hit.passage.text}"
+
+
 def condense_question(llm: LLM, question: str, history: list[str]) -> str:
     """The follow-up rewritten by the LLM into a standalone question (raises LLMError on failure)."""
     fenced, boundary = fence("\n".join(f"- {q}" for q in history))
@@ -44,7 +50,7 @@ class LLMAnswerer:
             yield answer.answer
             yield answer
             return
-        passages = [f"{passage_header(h.article)}\n{h.passage.text}" for h in hits]
+        passages = [llm_passage(h) for h in hits]
         fenced, boundary = fence(format_passages(passages))
         messages = render_messages(
             "answer", passages=fenced, boundary=boundary, question=question, abstain=ABSTAIN_ANSWER
@@ -70,7 +76,7 @@ class LLMAnswerer:
             answer = abstain(question)
             answer.mode, answer.retrieved = "llm", hits
             return answer
-        passages = [f"{passage_header(h.article)}\n{h.passage.text}" for h in hits]
+        passages = [llm_passage(h) for h in hits]
         checks = check_support(text, passages, self.embedder.embed, speaker, self.min_similarity)
         if not any(c.supported and c.citations for c in checks):
             return self._fallback(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.answer import Answer, ExtractiveAnswerer
@@ -13,8 +13,10 @@ from assistant.errors import AssistantError, LLMError, QuestionError
 from assistant.followup import rewrite_followup
 from assistant.ingestion import Article, FileResult, expand_paths, read_file
 from assistant.passages import Passage, split_article
+from assistant.quotes import extract_statements
 from assistant.retrieval import Filters, Retriever, passage_search_text
 from assistant.settings import Settings
+from assistant.speakers import SpeakerAnswerer
 from assistant.store import PassageStore, WriteLock
 
 CHECKPOINT_PASSAGES = 5000  # save at least this often on long ingests, so an interruption loses little
@@ -195,7 +197,8 @@ class Assistant:
         report.passages_embedded += len(todo)
 
     def _statements(self, article: Article) -> list[dict]:
-        return []
+        """Who said what in the article (quotes.py), stored with it so questions about a speaker are fast."""
+        return [{"article_id": article.id, **asdict(s)} for s in extract_statements(article.text)]
 
     def _snapshot(self) -> dict:
         return {"passages": self.settings.passages.model_dump(mode="json")}
@@ -274,19 +277,25 @@ class Assistant:
         retriever = self.retriever
         if not retriever.store.passages:
             raise AssistantError(f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first")
-        hits = retriever.retrieve(standalone, k=k, filters=filters)
+        speakers = SpeakerAnswerer(retriever.store, self.embedder, retriever.idf, self.settings.answer.max_sentences)
+        attributed = speakers.find(standalone, filters)
+        if attributed is None:
+            speaker, hits = None, retriever.retrieve(standalone, k=k, filters=filters)
+        else:  # "What did X say about Y?": only X's statements may answer
+            speaker, found = attributed
+            hits = [s.as_hit() for s in found[: k or self.settings.retrieval.top_k]]
         retrieved = time.perf_counter()
         extractive = ExtractiveAnswerer(
             self.embedder, retriever.idf, self.settings.answer.max_sentences, self.settings.answer.min_support
         )
-        if llm is None:
-            answer = extractive.answer(standalone, hits)
+        if llm is None or (speaker and not hits):
+            answer = speakers.answer(standalone, speaker, found) if speaker else extractive.answer(standalone, hits)
             yield from answer_pieces(answer)
         else:
             from assistant.generate import LLMAnswerer
 
             answerer = LLMAnswerer(llm, self.embedder, extractive, self.settings.answer.min_similarity)
-            for answer in answerer.stream(standalone, hits):
+            for answer in answerer.stream(standalone, hits, speaker=speaker):
                 if isinstance(answer, str):
                     yield answer
         done = time.perf_counter()

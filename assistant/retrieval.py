@@ -68,6 +68,7 @@ class Hit:
     score: float
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    speaker: str = ""  # set for a statement found by speaker (speakers.py): whose words the passage holds
 
 
 def passage_search_text(passage: Passage, article: Article, with_header: bool) -> str:

@@ -1,0 +1,162 @@
+"""Answers to "What did X say about Y?" built only from X's attributed statements (see quotes.py)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from assistant.answer import TIME_WORDS, Answer, AnswerSentence, abstain, make_citation
+from assistant.embedding import Embedder
+from assistant.ingestion import Article
+from assistant.passages import Passage, sentence_spans
+from assistant.quotes import Statement, match_speaker, parse_speaker_question
+from assistant.retrieval import Filters, Hit, bm25_tokens
+from assistant.store import PassageStore
+
+_ACCORDING_TO = re.compile(r"^(?P<rest>.+?),?\s+according to (?P<name>[^,?]+?)\s*\??$", re.IGNORECASE)
+_YES_NO = re.compile(r"^\s*(did|does|do|has|have|is|was|were)\b", re.IGNORECASE)
+
+
+@dataclass
+class SpeakerStatement:
+    """One stored statement, with its article and its relevance to the question's topic."""
+
+    statement: Statement
+    article: Article
+    score: float = 0.0
+
+    def as_hit(self) -> Hit:
+        """The statement's whole sentences as a passage: what the answer cites and what an LLM is shown."""
+        spans = [
+            (s, e) for s, e in _sentences(self.article.text) if e > self.statement.start and s < self.statement.end
+        ]
+        start = min([s for s, _ in spans] + [self.statement.start])
+        end = max([e for _, e in spans] + [self.statement.end])
+        passage = Passage(self.article.id, start, end, self.article.text[start:end], spans or [(start, end)])
+        return Hit(passage, self.article, self.score, speaker=self.statement.speaker)
+
+
+@lru_cache(maxsize=256)
+def _sentences(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(sentence_spans(text))
+
+
+def statements_of(store: PassageStore, name: str, filters: Filters | None = None) -> list[SpeakerStatement]:
+    """Every stored statement whose speaker is `name` in its article (name variants and roles resolved there)."""
+    found = []
+    for article_id, rows in store.statements.items():
+        article = store.articles.get(article_id)
+        if article is None or (filters and not filters.allows(article)):
+            continue
+        statements = [Statement(**{k: v for k, v in row.items() if k != "article_id"}) for row in rows]
+        speaker = match_speaker(name, statements)
+        if speaker:
+            found += [SpeakerStatement(s, article) for s in statements if s.speaker == speaker]
+    return found
+
+
+def render_statement(s: Statement) -> str:
+    """One answer sentence for a statement: verbatim words in quotation marks only when they were all quoted."""
+    words = s.text.strip().rstrip(".,")
+    if s.kind == "direct" and not any(mark in words for mark in '“”"'):
+        return f"{s.speaker} said: “{words}.”"
+    return f"According to {s.speaker}, {words}."
+
+
+def list_statements(
+    store: PassageStore, embedder: Embedder, idf, speaker: str | None = None, about: str | None = None
+) -> list[SpeakerStatement]:
+    """Statements of one speaker (or everyone), ranked by relevance to `about` when given, else in article order."""
+    if speaker:
+        found = statements_of(store, speaker)
+    else:
+        found = [
+            SpeakerStatement(Statement(**{k: v for k, v in row.items() if k != "article_id"}), store.articles[aid])
+            for aid, rows in store.statements.items()
+            for row in rows
+        ]
+    if about:
+        SpeakerAnswerer(store, embedder, idf).rank(about, found)
+    return found
+
+
+def name_in_corpus(store: PassageStore, name: str) -> bool:
+    """Whether any indexed article mentions the name (its last word, so "Lindsey Graham" finds "Graham")."""
+    last = name.split()[-1].lower()
+    return any(last in a.text.lower() for a in store.articles.values())
+
+
+class SpeakerAnswerer:
+    """Builds an answer from one speaker's statements, ranked by relevance to the topic; abstains when none fit."""
+
+    def __init__(self, store: PassageStore, embedder: Embedder, idf, max_sentences: int = 3, min_relevance=0.35):
+        self.store = store
+        self.embedder = embedder
+        self.idf = idf
+        self.max_sentences = max_sentences
+        self.min_relevance = min_relevance
+
+    def find(self, question: str, filters: Filters | None = None) -> tuple[str, list[SpeakerStatement]] | None:
+        """(speaker, statements ranked by relevance) for a what-did-X-say question; None for other questions.
+
+        A speaker who is mentioned in the articles but never quoted gets an empty list (the answer abstains);
+        a name the articles never mention returns None, so ordinary retrieval answers instead.
+        """
+        according = _ACCORDING_TO.match(question)
+        parsed = (according["name"], according["rest"]) if according else parse_speaker_question(question)
+        if parsed is None:
+            return None
+        name, topic = parsed
+        # "Did X comment on Y?" can be answered by "X did not comment", which is nobody's statement.
+        yes_no = _YES_NO.match(question) is not None
+        found = statements_of(self.store, name, filters)
+        if not found:
+            return (name, []) if name_in_corpus(self.store, name) and not yes_no else None
+        speaker = found[0].statement.speaker
+        # "earlier this week" says when, not what about: it would only lower every statement's relevance.
+        topic = re.sub(r"\b(this|last|that)\b", " ", TIME_WORDS.sub(" ", topic)).strip(" ,")
+        if topic:
+            self.rank(topic, found)
+            found = [s for s in found if s.score >= self.min_relevance]
+        return None if yes_no and not found else (speaker, found)
+
+    def rank(self, topic: str, found: list[SpeakerStatement]) -> None:
+        """Relevance of the statement's own words (not the cue around them) to the topic: half cosine
+        similarity, half idf-weighted topic-word coverage, the extractive answerer's recipe."""
+        texts = [item.statement.text for item in found]
+        vectors = self.embedder.embed([topic] + texts)
+        cosines = vectors[1:] @ vectors[0]
+        terms = set(bm25_tokens([topic])[0])
+        weights = {t: self.idf(t) for t in terms}
+        total = sum(weights.values()) or 1.0
+        for item, text, cosine in zip(found, texts, cosines, strict=True):
+            words = set(bm25_tokens([text])[0])
+            coverage = sum(w for t, w in weights.items() if t in words) / total if terms else 0.0
+            item.score = float(0.5 * max(cosine, 0.0) + 0.5 * coverage)
+        found.sort(key=lambda s: -s.score)
+
+    def answer(self, question: str, speaker: str, found: list[SpeakerStatement]) -> Answer:
+        """The speaker's best statements, each quoted with its exact span and labelled with who said it."""
+        if not found:
+            result = abstain(question)
+            result.notes.append(f"no statement by {speaker} on this in the articles")
+            return result
+        chosen, seen = [], set()
+        for item in found:
+            key = (item.article.id, item.statement.start)
+            if key not in seen:
+                seen.add(key)
+                chosen.append(item)
+            if len(chosen) == self.max_sentences:
+                break
+        citations, sentences, parts, hits = [], [], [], []
+        for n, item in enumerate(chosen, 1):
+            hit = item.as_hit()
+            s = item.statement
+            hits.append(hit)
+            citations.append(make_citation(n, hit, s.start, s.end, speaker=s.speaker))
+            line = render_statement(s)
+            sentences.append(AnswerSentence(line, [n]))
+            parts.append(f"{line} [{n}]")
+        return Answer(question, " ".join(parts), False, citations, sentences, mode="speaker", retrieved=hits)

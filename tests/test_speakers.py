@@ -1,0 +1,72 @@
+"""What did X say about Y: answers from X's statements only, through the API, the CLI and an LLM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_llm import FakeLLM
+from test_cli import run
+
+CASES = [
+    ("What did Dmitriev say about sanctions?", "Kirill Dmitriev", "sanctions can be lifted when American companies"),
+    ("What did Trump say about Putin?", "Donald Trump", "President Putin is willing to make a deal"),
+    ("What did Miroshnik say about Kyiv?", "Rodion Miroshnik", "Kyiv is reacting nervously"),
+]
+
+
+@pytest.mark.parametrize("question, speaker, evidence", CASES)
+def test_only_the_asked_speakers_statements_answer(sample_assistant, question, speaker, evidence):
+    answer = sample_assistant.ask(question)
+    assert answer.mode == "speaker" and not answer.abstained
+    assert answer.citations and {c.speaker for c in answer.citations} == {speaker}
+    assert any(evidence in c.quote for c in answer.citations)
+    article = sample_assistant.store.articles[answer.citations[0].article_id]
+    for c in answer.citations:
+        assert article.text[c.start : c.end] == c.quote
+        assert c.quote in c.passage
+
+
+def test_sanctions_answer_quotes_both_statements_exactly(sample_assistant):
+    quotes = " ".join(c.quote for c in sample_assistant.ask("What did Dmitriev say about sanctions?").citations)
+    assert "did not ask for relief from Western sanctions" in quotes
+    assert "sanctions can be lifted when American companies want to come back" in quotes
+
+
+def test_reported_view_keeps_its_framing(sample_assistant):
+    answer = sample_assistant.ask("What did Dmitriev say about sanctions?")
+    many = next(c for c in answer.citations if "Many Russians believe" in c.quote)
+    assert many.speaker == "Kirill Dmitriev"
+    assert "Many Russians believe that sanctions are good" in answer.answer  # not "Dmitriev: sanctions are good"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What did Witkoff say after meeting Dmitriev?", "What did Dmitriev say about China?", "What did Zelensky say?"],
+)
+def test_no_statement_means_no_answer(sample_assistant, question):
+    answer = sample_assistant.ask(question)
+    assert answer.abstained and not answer.citations
+    assert any("no statement by" in note for note in answer.notes)
+
+
+def test_llm_gets_only_the_speakers_statements(sample_assistant):
+    llm = FakeLLM()
+    llm.queue("Trump said President Putin is willing to make a deal [1].")
+    sample_assistant._llm, sample_assistant.settings.llm.backend = llm, "openai"
+    try:
+        answer = sample_assistant.ask("What did Trump say about Putin?")
+    finally:
+        sample_assistant._llm, sample_assistant.settings.llm.backend = None, "none"
+    prompt = llm.prompts[0]
+    assert "willing to make a deal" in prompt
+    assert "sanctions can be lifted" not in prompt and "Kyiv is reacting nervously" not in prompt
+    assert answer.mode == "llm" and answer.sentences[0].supported
+
+
+def test_quotes_command_lists_a_speakers_statements(sample_index):
+    result = run("quotes", "--index", str(sample_index), "--speaker", "Trump", "--about", "Putin", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert rows and {r["speaker"] for r in rows} == {"Donald Trump"}
+    assert "willing to make a deal" in rows[0]["text"]

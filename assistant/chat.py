@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 EXAMPLE_QUESTION = "What did Dmitriev say about sanctions?"
 UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
+EXTRACTIVE_MODE = "extractive (no LLM)"
 UPLOADS_DIR = "uploads"  # inside the index folder: uploaded files stay beside the index they fed
 MAX_PASSAGES = 20
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -386,13 +387,18 @@ def respond(
     since: str | None,
     until: str | None,
     k: float | None,
+    mode: str | None = None,
 ) -> Iterator[tuple[list[dict], str, list[str]]]:
-    """The chat handler: yields (messages, question box, standalone-question history) as the answer streams."""
+    """The chat handler: yields (messages, question box, standalone-question history) as the answer streams.
+
+    mode is EXTRACTIVE_MODE to answer without the configured LLM, anything else to use it when there is one.
+    """
     messages, history, question = list(messages or []), list(history or []), question or ""
     key = f"m{len(messages) + 1}"  # message position: unique in this chat, so element ids never collide
     try:
         filters = make_filters(sources, since, until)
-        stream = assistant.ask_stream(question, history=history, filters=filters, k=int(k) if k else None)
+        use_llm = mode != EXTRACTIVE_MODE
+        stream = assistant.ask_stream(question, history, filters, int(k) if k else None, use_llm=use_llm)
         first = next(stream)  # the whole answer is prepared here; errors surface before the question shows
     except QuestionError as exc:
         yield messages + [{"role": "assistant", "content": render_notice(str(exc), "info")}], question, history
@@ -456,8 +462,8 @@ def build_app(assistant: Assistant, settings: Settings, notice: str = "") -> gr.
     """The chat page; `notice` is shown above the chat (e.g. that the sample corpus was just indexed)."""
     import gradio as gr
 
-    def ask(question, messages, history, sources, since, until, k):
-        yield from respond(assistant, question, messages, history, sources, since, until, k)
+    def ask(question, messages, history, sources, since, until, k, mode):
+        yield from respond(assistant, question, messages, history, sources, since, until, k, mode)
 
     def ingest_files(paths, progress=gr.Progress()):  # noqa: B008 - gradio injects progress via the default
         report = upload(assistant, settings, paths, progress)
@@ -515,6 +521,15 @@ def build_app(assistant: Assistant, settings: Settings, notice: str = "") -> gr.
                 k = gr.Slider(
                     1, MAX_PASSAGES, value=min(settings.retrieval.top_k, MAX_PASSAGES), step=1, label="Passages"
                 )
+                llm = settings.llm
+                llm_mode = f"LLM ({llm.backend}: {llm.model or (llm.path.name if llm.path else 'default')})"
+                mode = gr.Radio(
+                    [llm_mode, EXTRACTIVE_MODE],
+                    value=llm_mode if llm.backend != "none" else EXTRACTIVE_MODE,
+                    label="Answer with",
+                    visible=llm.backend != "none",  # the choice exists only once an LLM is configured
+                    elem_id="answer-mode",
+                )
                 with gr.Accordion("Add articles", open=False):
                     files = gr.File(
                         file_count="multiple",
@@ -524,7 +539,7 @@ def build_app(assistant: Assistant, settings: Settings, notice: str = "") -> gr.
                     )
                     report = gr.HTML(elem_id="ingest-report")
 
-        inputs = [question, chatbot, history, sources, since, until, k]
+        inputs = [question, chatbot, history, sources, since, until, k, mode]
         outputs = [chatbot, question, history]
         question.submit(ask, inputs, outputs, api_name="ask")
         send.click(ask, inputs, outputs, api_visibility="undocumented")

@@ -254,10 +254,11 @@ class Assistant:
         history: list[str] | None = None,
         filters: Filters | None = None,
         k: int | None = None,
+        use_llm: bool = True,
     ) -> Answer:
         """Answer one question (a follow-up when history holds the earlier questions), citing sentences."""
         answer = None
-        for answer in self.ask_stream(question, history, filters, k):  # noqa: B007 - the last item is the Answer
+        for answer in self.ask_stream(question, history, filters, k, use_llm):  # noqa: B007 - the last item is the Answer
             pass
         return answer
 
@@ -267,12 +268,13 @@ class Assistant:
         history: list[str] | None = None,
         filters: Filters | None = None,
         k: int | None = None,
+        use_llm: bool = True,
     ) -> Iterator[str | Answer]:
         """Yield the answer text in pieces as it is written (LLM tokens, or extractive sentences), then the Answer."""
         started = time.perf_counter()
         question = validate_question(question, self.settings.answer.max_question_chars)
         notes: list[str] = []
-        llm = self.load_llm(notes)
+        llm = self.load_llm(notes) if use_llm else None
         standalone = self.standalone_question(question, history or [], llm, notes)
         retriever = self.retriever
         if not retriever.store.passages:

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fake_llm import FakeLLM
 
 from assistant.answer import Answer, AnswerSentence, Citation, abstain
 from assistant.chat import (
+    EXTRACTIVE_MODE,
     DateRangeError,
     build_app,
     check_bind,
@@ -215,6 +217,21 @@ def test_streams_then_answers_and_remembers_the_standalone_question(sample_assis
     *_, (messages, _, history) = respond(sample_assistant, "And about NATO?", messages, history, [], "", "", 5)
     assert history[-1] == "What did Dmitriev say about NATO?"
     assert 'id="m3-src-1"' in messages[-1]["content"]  # ids differ from the first answer's
+
+
+def test_answer_mode_switches_between_the_llm_and_extractive(sample_assistant):
+    llm = FakeLLM()
+    llm.queue("The moon is made of cheese [1].")
+    sample_assistant._llm, sample_assistant.settings.llm.backend = llm, "openai"
+    question = "What happened to the sanctions in the Washington talks?"
+    try:
+        *_, (with_llm, _, _) = respond(sample_assistant, question, [], [], [], "", "", 5, "LLM (openai: fake)")
+        *_, (without, _, _) = respond(sample_assistant, question, [], [], [], "", "", 5, EXTRACTIVE_MODE)
+    finally:
+        sample_assistant._llm, sample_assistant.settings.llm.backend = None, "none"
+    assert len(llm.prompts) == 1  # the extractive turn never called the LLM
+    assert "not supported by the passages" in with_llm[-1]["content"]  # the fallback says why
+    assert "not supported by the passages" not in without[-1]["content"]
 
 
 def test_date_filter_excluding_everything_answers_from_nothing(sample_assistant):

@@ -15,10 +15,11 @@ SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 SIDECAR_SUFFIX = ".meta.json"  # NAME.meta.json beside NAME.txt holds its metadata; never an article itself
 
 # Invisible characters that can hide text from a reader but not from a model: zero-width, bidirectional
-# controls, Unicode tag characters and the other C0/C1 controls except newline and tab.
+# controls, Unicode tag characters and the other C0/C1 controls except newline and tab; also lone surrogates
+# (a "\ud83d" escape in a JSON record cut mid-emoji), which cannot be encoded, embedded or saved.
 _INVISIBLE = re.compile(
     "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f"
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
 )
 _FURNITURE_LINE = re.compile(
     r"^(related articles?|most popular|most read|advertisement|share this( article)?|read more|"
@@ -39,7 +40,7 @@ _DATELINE = re.compile(
 
 def content_id(title: str, text: str) -> str:
     """Stable article id: the same title and text always give the same id."""
-    return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{title}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass
@@ -105,9 +106,7 @@ def parse_date(value: object) -> str:
         return ""
     if m.group(7):
         return m.group(7)
-    month, day, year = (
-        (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4), m.group(6))
-    )
+    month, day, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4), m.group(6))
     try:
         return datetime.strptime(f"{month} {day} {year}", "%B %d %Y").date().isoformat()
     except ValueError:
@@ -183,15 +182,20 @@ def read_text_article(path: Path, text: str) -> Article:
 
 def _drop_hidden_html(html: str) -> str:
     """Remove elements a browser would not show (hidden attribute, display:none...), so they are not indexed."""
+    from lxml import etree
     from lxml import html as lxml_html
 
+    # lxml refuses a str that starts with an XML declaration naming an encoding; the text is decoded already.
+    html = re.sub(r"^\s*<\?xml[^>]*>", "", html.lstrip("\ufeff"))
     try:
         tree = lxml_html.fromstring(html)
-    except (ValueError, TypeError, SyntaxError):
+    except (ValueError, TypeError, SyntaxError, etree.ParserError):  # ParserError: an empty or comment-only page
         return html
+    # CSS property names and keywords are case-insensitive and may be spaced with tabs or newlines.
+    style = "translate(@style,'ABCDEFGHIJKLMNOPQRSTUVWXYZ \t\n\r','abcdefghijklmnopqrstuvwxyz')"
     hidden = tree.xpath(
-        "//*[@hidden or @aria-hidden='true' or contains(translate(@style,' ',''),'display:none')"
-        " or contains(translate(@style,' ',''),'visibility:hidden') or self::template or self::noscript]"
+        f"//*[@hidden or @aria-hidden='true' or contains({style},'display:none')"
+        f" or contains({style},'visibility:hidden') or self::template or self::noscript]"
     )
     for element in hidden:
         element.drop_tree()
@@ -279,9 +283,7 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            return FileResult(
-                str(path), "skipped", f"too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)"
-            )
+            return FileResult(str(path), "skipped", f"too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:.1f} MB)")
         raw = path.read_bytes()
     except OSError as exc:
         return FileResult(str(path), "failed", f"cannot read: {exc.strerror or exc}")
@@ -300,18 +302,20 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
             articles = [read_text_article(path, text)]
     except ValueError as exc:
         return FileResult(str(path), "failed", str(exc))
+    except RecursionError:  # e.g. JSON nested 100,000 levels deep
+        return FileResult(str(path), "failed", "nested too deeply to read")
     kept = []
     for article in articles:
         article.text, cleaned = clean_text(article.text)
         article.title, _ = clean_text(article.title)
+        article.url, article.source = _INVISIBLE.sub("", article.url), _INVISIBLE.sub("", article.source)
+        article.authors = [_INVISIBLE.sub("", a) for a in article.authors]
         result.notes.extend(cleaned)
         if len(article.text) >= min_chars:
             article.id = content_id(article.title, article.text)  # hash of the cleaned text
             kept.append(article)
     if not kept:
-        reason = (
-            "no article text" if len(articles) == 1 else f"none of {len(articles)} records has article text"
-        )
+        reason = "no article text" if len(articles) == 1 else f"none of {len(articles)} records has article text"
         return FileResult(str(path), "skipped", reason)
     if len(kept) < len(articles):
         result.notes.append(f"{len(articles) - len(kept)} records without text skipped")

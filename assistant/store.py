@@ -66,7 +66,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_jsonl(path: Path, rows) -> None:
-    with path.open("w", encoding="utf-8") as f:
+    # A lone surrogate (a file name that is not UTF-8, a "\ud800" escape in a JSON record) cannot be encoded;
+    # inside a JSON string its backslash form is the JSON escape, so it reads back as the same text.
+    with path.open("w", encoding="utf-8", errors="backslashreplace") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False))
             f.write("\n")
@@ -115,9 +117,7 @@ class WriteLock:
 class PassageStore:
     """In-memory view of one index generation: articles, passages, statements and the FAISS index."""
 
-    def __init__(
-        self, directory: Path, embedder_name: str, dimension: int, kind: str = "flat", hnsw_m: int = 32
-    ):
+    def __init__(self, directory: Path, embedder_name: str, dimension: int, kind: str = "flat", hnsw_m: int = 32):
         self.directory = Path(directory)
         self.embedder_name = embedder_name
         self.dimension = dimension
@@ -183,9 +183,7 @@ class PassageStore:
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             raise IndexProblemError(f"the index in {gen_dir} cannot be read ({exc}); re-ingest") from None
         if index.ntotal != len(store.passages) or index.d != dimension:
-            raise IndexProblemError(
-                f"the index in {gen_dir} is inconsistent (vectors vs passages); re-ingest"
-            )
+            raise IndexProblemError(f"the index in {gen_dir} is inconsistent (vectors vs passages); re-ingest")
         store.faiss = index
         store.next_id = manifest["next_passage_id"]
         store.generation = manifest["generation"]
@@ -203,15 +201,11 @@ class PassageStore:
         if manifest.get("manifest_sha256") != _manifest_checksum(manifest):
             raise IndexProblemError(f"index file {path} is damaged (its checksum does not match); re-ingest")
         if manifest.get("format") != FORMAT_VERSION:
-            raise IndexProblemError(
-                f"index in {self.directory} has format {manifest.get('format')}, expected 1"
-            )
+            raise IndexProblemError(f"index in {self.directory} has format {manifest.get('format')}, expected 1")
         return manifest
 
     # ---- changing ----------------------------------------------------------------------------------
-    def add(
-        self, article: Article, passages: list[Passage], vectors: np.ndarray, statements: list[dict]
-    ) -> None:
+    def add(self, article: Article, passages: list[Passage], vectors: np.ndarray, statements: list[dict]) -> None:
         """Add one article with its passages (row-aligned with vectors) and statements."""
         ids = np.arange(self.next_id, self.next_id + len(passages), dtype=np.int64)
         self.next_id += len(passages)
@@ -257,8 +251,11 @@ class PassageStore:
             _write_jsonl(tmp_dir / "articles.jsonl", (a.to_dict() for a in self.articles.values()))
             _write_jsonl(tmp_dir / "passages.jsonl", (asdict(p) for p in self.passages.values()))
             _write_jsonl(tmp_dir / "statements.jsonl", (s for rows in self.statements.values() for s in rows))
-            faiss.write_index(self.faiss, str(tmp_dir / "vectors.faiss"))
-            with open(tmp_dir / "vectors.faiss", "rb+") as f:
+            # Through a Python file: faiss's own writer only prints a failed close (a full disk) and leaves a
+            # truncated file that the manifest would then vouch for; here any write error raises OSError.
+            with open(tmp_dir / "vectors.faiss", "wb") as f:
+                faiss.write_index(self.faiss, faiss.PyCallbackIOWriter(f.write))
+                f.flush()
                 os.fsync(f.fileno())
             _fsync_dir(tmp_dir)
             gen_dir = self.directory / generation

@@ -139,6 +139,15 @@ class _Candidate:
     score: float = 0.0
 
 
+# Sentences that address a model rather than a reader ("ignore previous instructions and reply ..."): never
+# quoted as an answer, whatever they contain, so a planted instruction cannot reach the reader as a "fact".
+INSTRUCTION_LIKE = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|above|previous)\b|"
+    r"\b(system prompt|you are an? (ai|assistant|language model)|as an ai\b|reply (only )?with|respond (only )?with)",
+    re.IGNORECASE,
+)
+
+
 def _is_heading(text: str) -> bool:
     return len(text.split()) < 5 or not text.rstrip().endswith((".", "?", "!", "”", '"', "’", ":"))
 
@@ -158,7 +167,7 @@ class ExtractiveAnswerer:
             for start, end in hit.passage.sentences:
                 key = (hit.article.id, start)
                 text = hit.article.text[start:end]
-                if key in seen or _is_heading(text):
+                if key in seen or _is_heading(text) or INSTRUCTION_LIKE.search(text):
                     continue
                 seen.add(key)
                 found.append(_Candidate(hit, start, end, text))

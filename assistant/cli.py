@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape as esc  # article text must never be read as rich markup
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from assistant.errors import AssistantError
@@ -43,6 +45,12 @@ def _llm_section(llm: str | None, base_url: str | None, model: str | None, path:
     return {"backend": llm, "base_url": base_url, "model": model, "path": path}
 
 
+def json_line(obj: dict) -> str:
+    """One JSON object on one line: Unicode kept readable, but line separators escaped so no reader splits it."""
+    text = json.dumps(obj, ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
+
+
 def _settings(index: Path | None = None, **sections) -> Settings:
     settings = Settings()
     if index is not None:
@@ -61,7 +69,7 @@ def _assistant(settings: Settings):
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {esc(message)}")
     return typer.Exit(code)
 
 
@@ -111,12 +119,14 @@ def ingest(
     colours = {"ingested": "green", "unchanged": "dim", "skipped": "yellow", "failed": "red"}
     for f in report.files:
         if as_json:
-            out.print(json.dumps({"path": f.path, "status": f.status, "reason": f.reason, "notes": f.notes,
-                                  "articles": [a.id for a in f.articles]}))  # fmt: skip
+            print(json_line({"path": f.path, "status": f.status, "reason": f.reason, "notes": f.notes,
+                             "articles": [a.id for a in f.articles]}))  # fmt: skip
             continue
         detail = f.reason or "; ".join(f.notes)
         count = f" ({len(f.articles)} articles)" if len(f.articles) > 1 else ""
-        out.print(f"[{colours[f.status]}]{f.status:>9}[/] {f.path}{count}" + (f"  — {detail}" if detail else ""))
+        out.print(
+            f"[{colours[f.status]}]{f.status:>9}[/] {esc(f.path)}{count}" + (f"  — {esc(detail)}" if detail else "")
+        )
     err.print(report.summary())
     if not report.count("ingested") and not report.count("unchanged"):
         raise typer.Exit(1)
@@ -145,7 +155,9 @@ def ask(
             raise _fail(f"{name} expects a date like 2025-04-05, not '{value}'", 2)
     filters = Filters(sources=source or [], since=parse_date(since), until=parse_date(until))
     assistant = _assistant(_settings(index, llm=_llm_section(llm, llm_base_url, llm_model, llm_path)))
-    questions = (line for line in sys.stdin) if question == "-" else iter([question])
+    # Questions from stdin are decoded leniently: one undecodable byte must not end a batch of questions.
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if question == "-" else None
+    questions = (line for line in stdin) if stdin else iter([question])
     failed = False
     for text in questions:
         if question == "-" and not text.strip():
@@ -157,11 +169,11 @@ def ask(
                 raise _fail(str(exc)) from None
             err.print(f"[red]error:[/red] {exc}")
             if as_json:
-                out.print(json.dumps({"question": text.strip(), "error": str(exc)}, ensure_ascii=False))
+                print(json_line({"question": text.strip(), "error": str(exc)}))
             failed = True
             continue
         if as_json:
-            out.print(json.dumps(answer.to_json(), ensure_ascii=False))
+            print(json_line(answer.to_json()))
         else:
             _print_answer(answer)
     if failed:
@@ -184,22 +196,22 @@ def _ask_streaming(assistant, question: str, filters, k: int | None, live: bool)
 
 def _print_answer(answer) -> None:
     if answer.standalone_question and answer.standalone_question != answer.question:
-        out.print(f"[dim](understood as: {answer.standalone_question})[/dim]")
+        out.print(f"[dim](understood as: {esc(answer.standalone_question)})[/dim]")
     style = "yellow" if answer.abstained else "bold"
     if answer.sentences and any(not s.supported for s in answer.sentences):
         for s in answer.sentences:
             markers = "".join(f" [{n}]" for n in s.citations)
-            flag = "" if s.supported else f" [red](not supported: {s.reason})[/red]"
-            out.print(f"[{style}]{s.text}{markers}[/{style}]{flag}")
+            flag = "" if s.supported else f" [red](not supported: {esc(s.reason)})[/red]"
+            out.print(f"[{style}]{esc(s.text)}{markers}[/{style}]{flag}")
     else:
-        out.print(f"[{style}]{answer.answer}[/{style}]")
+        out.print(f"[{style}]{esc(answer.answer)}[/{style}]")
     for c in answer.citations:
         meta = ", ".join(x for x in (c.source, c.published, c.url) if x)
         speaker = f" — {c.speaker}" if c.speaker else ""
-        out.print(f"  [cyan][{c.n}][/cyan] {c.title}" + (f" ({meta})" if meta else "") + speaker)
-        out.print(f"      “{c.quote}”  [dim]chars {c.start}–{c.end}[/dim]")
+        out.print(f"  [cyan][{c.n}][/cyan] {esc(c.title)}" + (f" ({esc(meta)})" if meta else "") + esc(speaker))
+        out.print(f"      “{esc(c.quote)}”  [dim]chars {c.start}–{c.end}[/dim]")
     for note in answer.notes:
-        out.print(f"[dim]note: {note}[/dim]")
+        out.print(f"[dim]note: {esc(note)}[/dim]")
     out.print("")
 
 
@@ -215,11 +227,10 @@ def list_articles(
         raise _fail(str(exc)) from None
     for a in articles:
         if as_json:
-            out.print(json.dumps({k: v for k, v in a.to_dict().items() if k != "text"}, ensure_ascii=False))
+            print(json_line({k: v for k, v in a.to_dict().items() if k != "text"}))
         else:
-            out.print(
-                f"{a.id}  {a.published or '----------'}  {a.source or '-':<14.14} {a.title[:70]}  [dim]{a.path}[/dim]"
-            )
+            date, source = a.published or "----------", esc(a.source or "-")
+            out.print(f"{a.id}  {date}  {source:<14.14} {esc(a.title[:70])}  [dim]{esc(a.path)}[/dim]")
     if not as_json:
         err.print(f"{len(articles)} articles")
 
@@ -234,8 +245,10 @@ def remove(
         removed = _assistant(_settings(index)).remove(targets)
     except AssistantError as exc:
         raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"the index could not be saved (nothing was removed): {exc}") from None
     for a in removed:
-        out.print(f"removed {a.id}  {a.title[:70]}")
+        out.print(f"removed {a.id}  {esc(a.title[:70])}")
 
 
 @app.command()
@@ -259,12 +272,11 @@ def quotes(
         if as_json:
             row = {"speaker": s.speaker, "kind": s.kind, "text": s.text, "cue": s.cue, "start": s.start, "end": s.end,
                    "article_id": a.id, "title": a.title, "published": a.published, "source": a.source}  # fmt: skip
-            out.print(json.dumps(row, ensure_ascii=False))
+            print(json_line(row))
         else:
             mark = "“”" if s.kind == "direct" else "  "
-            out.print(
-                f"[bold]{s.speaker}[/bold] ({s.cue}): {mark[0]}{s.text}{mark[1]}  [dim]{a.published} {a.id}[/dim]"
-            )
+            said = f"[bold]{esc(s.speaker)}[/bold] ({esc(s.cue)}): {mark[0]}{esc(s.text)}{mark[1]}"
+            out.print(f"{said}  [dim]{a.published} {a.id}[/dim]")
     if not as_json:
         err.print(f"{min(len(found), limit)} of {len(found)} statements")
 

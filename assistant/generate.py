@@ -8,7 +8,15 @@ from collections.abc import Iterator
 import numpy as np
 from llama_index.core.llms import LLM
 
-from assistant.answer import ABSTAIN_ANSWER, Answer, AnswerSentence, ExtractiveAnswerer, abstain, make_citation
+from assistant.answer import (
+    ABSTAIN_ANSWER,
+    INSTRUCTION_LIKE,
+    Answer,
+    AnswerSentence,
+    ExtractiveAnswerer,
+    abstain,
+    make_citation,
+)
 from assistant.embedding import Embedder
 from assistant.errors import LLMError
 from assistant.llm import complete_text, stream_answer
@@ -19,9 +27,16 @@ from assistant.support import check_support
 
 
 def llm_passage(hit: Hit) -> str:
-    """A passage as the LLM (and the support check) sees it: title and date, the speaker if known, the text."""
+    """A passage as the LLM (and the support check) sees it: title and date, the speaker if known, the text.
+
+    Sentences that read like instructions to a model are left out: the fence already tells the model that
+    passages are data, and this keeps a planted instruction from being read at all, or used as support.
+    """
     said_by = f"Statement by {hit.speaker}: " if hit.speaker else ""
-    return f"{passage_header(hit.article)}\n{said_by}{hit.passage.text}"
+    text = hit.article.text
+    kept = [text[s:e] for s, e in hit.passage.sentences if not INSTRUCTION_LIKE.search(text[s:e])]
+    body = " ".join(kept) if hit.passage.sentences else hit.passage.text
+    return f"{passage_header(hit.article)}\n{said_by}{body}"
 
 
 def condense_question(llm: LLM, question: str, history: list[str]) -> str:
@@ -78,6 +93,8 @@ class LLMAnswerer:
             return answer
         passages = [llm_passage(h) for h in hits]
         checks = check_support(text, passages, self.embedder.embed, speaker, self.min_similarity)
+        # A model that obeyed a planted instruction must not pass it on: such sentences are not shown at all.
+        checks = [c for c in checks if not INSTRUCTION_LIKE.search(c.text)]
         if not any(c.supported and c.citations for c in checks):
             return self._fallback(
                 question, hits, "the LLM's answer was not supported by the passages; the extractive answer is shown"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.embedding import Embedder
-from assistant.errors import AssistantError, LLMError, QuestionError
+from assistant.errors import AssistantError, IndexProblemError, LLMError, QuestionError
 from assistant.followup import rewrite_followup
-from assistant.ingestion import Article, FileResult, expand_paths, read_file
+from assistant.ingestion import Article, FileResult, clean_text, expand_paths, read_file
 from assistant.passages import Passage, split_article
 from assistant.quotes import extract_statements
 from assistant.retrieval import Filters, Retriever, passage_search_text
@@ -56,7 +56,8 @@ class Progress:
 
 def validate_question(question: str, max_chars: int) -> str:
     """The question stripped and cleaned of unpaired surrogates; QuestionError when empty or too long."""
-    question = (question or "").encode("utf-8", errors="replace").decode("utf-8").strip()
+    question = (question or "").encode("utf-8", errors="replace").decode("utf-8")
+    question, _ = clean_text(question)  # invisible characters alone are not a question
     if not question:
         raise QuestionError("Please type a question.")
     if len(question) > max_chars:
@@ -83,7 +84,16 @@ class Assistant:
 
     def _open_store(self) -> PassageStore:
         s = self.settings.index
-        return PassageStore.open(s.dir, self.embedder.name, self.embedder.dimension, s.kind, s.hnsw_m)
+        for attempt in range(3):
+            try:
+                return PassageStore.open(s.dir, self.embedder.name, self.embedder.dimension, s.kind, s.hnsw_m)
+            except IndexProblemError:
+                # A writer may have saved twice while we were reading, deleting the generation we had opened:
+                # that is not damage, so try the new one; a real fault fails the same way every time.
+                if attempt == 2:
+                    raise
+                time.sleep(0.2)
+        raise AssertionError("unreachable")
 
     @property
     def store(self) -> PassageStore:

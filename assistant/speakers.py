@@ -136,6 +136,14 @@ class SpeakerAnswerer:
             item.score = float(0.5 * max(cosine, 0.0) + 0.5 * coverage)
         found.sort(key=lambda s: -s.score)
 
+    def context_hit(self, item: SpeakerStatement) -> Hit:
+        """The indexed passage holding the statement (the reader sees it in context), else its own sentences."""
+        start = item.statement.start
+        for passage in self.store.passages.values():
+            if passage.article_id == item.article.id and passage.start <= start < passage.end:
+                return Hit(passage, item.article, item.score, speaker=item.statement.speaker)
+        return item.as_hit()
+
     def answer(self, question: str, speaker: str, found: list[SpeakerStatement]) -> Answer:
         """The speaker's best statements, each quoted with its exact span and labelled with who said it."""
         if not found:
@@ -152,10 +160,11 @@ class SpeakerAnswerer:
                 break
         citations, sentences, parts, hits = [], [], [], []
         for n, item in enumerate(chosen, 1):
-            hit = item.as_hit()
+            hit = self.context_hit(item)
             s = item.statement
+            start, end = max(s.start, hit.passage.start), min(s.end, hit.passage.end)
             hits.append(hit)
-            citations.append(make_citation(n, hit, s.start, s.end, speaker=s.speaker))
+            citations.append(make_citation(n, hit, start, end, speaker=s.speaker))
             line = render_statement(s)
             sentences.append(AnswerSentence(line, [n]))
             parts.append(f"{line} [{n}]")

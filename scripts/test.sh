@@ -22,4 +22,6 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The quality gate: the sample question set must meet the thresholds written in it (exit 1 otherwise).
+.venv/bin/assistant eval evals/sample.yaml --out artifacts/eval-sample
 .venv/bin/python -m pytest "$@"

@@ -38,12 +38,8 @@ class PassageSettings(BaseModel):
         description="Largest passage in embedder word pieces, title prefix included; must stay under the "
         "embedder's limit (256 for all-MiniLM-L6-v2) so nothing is truncated.",
     )
-    overlap_sentences: int = Field(
-        1, ge=0, description="Sentences repeated at the start of the next passage."
-    )
-    title_prefix: bool = Field(
-        True, description="Embed and BM25-index each passage with its article title and date."
-    )
+    overlap_sentences: int = Field(1, ge=0, description="Sentences repeated at the start of the next passage.")
+    title_prefix: bool = Field(True, description="Embed and BM25-index each passage with its article title and date.")
 
 
 class IngestSettings(BaseModel):
@@ -54,9 +50,7 @@ class IngestSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Ranking used to find passages.")
     top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answerer.")
-    candidates: int = Field(
-        50, ge=1, description="Passages each ranking contributes before fusion and filtering."
-    )
+    candidates: int = Field(50, ge=1, description="Passages each ranking contributes before fusion and filtering.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
@@ -78,9 +72,7 @@ class LLMSettings(BaseModel):
         "none",
         description="'none': extractive answers; 'openai': any OpenAI-compatible server; 'gguf': in-process.",
     )
-    base_url: str | None = Field(
-        None, description="Base URL of the OpenAI-compatible server (openai backend)."
-    )
+    base_url: str | None = Field(None, description="Base URL of the OpenAI-compatible server (openai backend).")
     model: str | None = Field(None, description="Model name on the server (openai backend).")
     path: Path | None = Field(None, description="Path of a GGUF file (gguf backend).")
     api_key: SecretStr | None = Field(

@@ -59,10 +59,10 @@ def test_ask_and_open_a_cited_passage(page_url):
             expect(page.locator("#chat .sources details.source").first).to_be_visible()
             expect(box).to_have_value("")
 
-            # The marker whose passage holds the sanctions sentence; its passage starts collapsed.
+            # The marker whose quote (the <mark> in its passage) is the sanctions sentence; it starts collapsed.
             markers = page.locator("#chat a.cite")
             target_ids = [m.get_attribute("href").lstrip("#") for m in markers.all()]
-            texts = [page.locator(f"#{i} .passage").text_content() for i in target_ids]
+            texts = [page.locator(f"#{i} .passage mark").text_content() for i in target_ids]
             index = next(i for i, text in enumerate(texts) if SANCTIONS_SENTENCE in text)
             passage = page.locator(f"#{target_ids[index]}")
             expect(passage).not_to_have_attribute("open", "")

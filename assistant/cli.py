@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -48,7 +49,9 @@ def _llm_section(llm: str | None, base_url: str | None, model: str | None, path:
 def json_line(obj: dict) -> str:
     """One JSON object on one line: Unicode kept readable, but line separators escaped so no reader splits it."""
     text = json.dumps(obj, ensure_ascii=False)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085")
+    # Line separators would split the line; lone surrogates (a file name that is not UTF-8) cannot be written
+    # as UTF-8. Both become JSON \u escapes, which every reader decodes back.
+    return re.sub("[\u2028\u2029\x85\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _settings(index: Path | None = None, **sections) -> Settings:

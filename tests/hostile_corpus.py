@@ -33,8 +33,8 @@ Hostile files: what `assistant ingest` does with each kind (`build_hostile_corpu
 
 Canary articles (`build_canary_corpus`) carry an instruction to reply with a token through one channel each
 (plain text, hidden HTML, an HTML comment, zero-width-encoded text, a token split by zero-width spaces, Unicode
-tag characters, base64); the extractive answerer never repeats a token. The LLM tests reuse the same corpus
-and questions.
+tag characters, base64); the extractive answerer never repeats a token. The LLM tests
+(tests/test_injection_llm.py) reuse the same corpus and questions.
 """
 
 from __future__ import annotations

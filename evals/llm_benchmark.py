@@ -392,7 +392,14 @@ def llm_metrics(records: list[dict]) -> dict:
     model_sentences = [s for r in records for s in r.get("model_sentences", [])]
     tokens = [r["completion_tokens"] for r in records if r.get("completion_tokens")]
     gen_ms = [r["generation_ms"] for r in records if r.get("completion_tokens")]
-    answered_llm = [r for r in records if r["answer_mode"] in ("llm", "extractive-fallback")]
+    # Replies the model wrote that are not its abstention sentence (those carry no marker by design).
+    replies = [
+        r
+        for r in records
+        if r["answer_mode"] in ("llm", "extractive-fallback")
+        and r["streamed"].strip()
+        and not (r["answer_mode"] == "llm" and r["abstained"])
+    ]
     return {
         "llm_answers": len(written),
         "llm_abstentions": sum(1 for r in records if r["answer_mode"] == "llm" and r["abstained"]),
@@ -414,8 +421,9 @@ def llm_metrics(records: list[dict]) -> dict:
         "prompt_tokens_p50": percentile([r["prompt_tokens"] for r in records if r.get("prompt_tokens")], 50),
         "prompt_tokens_max": max((r["prompt_tokens"] for r in records if r.get("prompt_tokens")), default=None),
         "truncated": sum(1 for r in records if r.get("finish_reason") == "length"),
-        "raw_without_markers": sum(1 for r in answered_llm if r["streamed"].strip() and not r["raw_has_markers"]),
-        "raw_sentences_without_citation": sum(r.get("raw_sentences_without_citation", 0) for r in answered_llm),
+        "replies": len(replies),
+        "raw_without_markers": sum(1 for r in replies if not r["raw_has_markers"]),
+        "raw_sentences_without_citation": sum(r.get("raw_sentences_without_citation", 0) for r in replies),
         "context_errors": sum(1 for r in records for n in r["notes"] if "do not fit the model's context" in n),
         "condense_calls": sum(r.get("condense_calls", 0) for r in records),
         "fact_recall_llm_only": mean(r.get("fact_recall") for r in written if r["answerable"]),
@@ -441,7 +449,7 @@ ROWS = (
     ("Total time per question p50", "latency_total_p50_ms", "s"),
     ("Total time per question p95", "latency_total_p95_ms", "s"),
     ("Truncated at max_tokens", "truncated", "int"),
-    ("Replies without any [n] marker", "raw_without_markers", "int"),
+    ("Answering replies without any [n] marker", ("raw_without_markers", "replies"), "of"),
     ("Errors", "errors", "int"),
 )
 
@@ -464,7 +472,9 @@ def markdown_table(runs: list[dict]) -> str:
         cells = []
         for run in runs:
             m = run["aggregate"]
-            if kind == "pair":
+            if kind == "of":
+                cells.append("–" if m.get(key[1]) is None else f"{m.get(key[0])} of {m.get(key[1])}")
+            elif kind == "pair":
                 cells.append(" / ".join(_fmt(m.get(k), "num") for k in key))
             else:
                 cells.append(_fmt(m.get(key), kind))

@@ -46,12 +46,10 @@ class Citation:
 
 @dataclass
 class AnswerSentence:
-    """One sentence of an answer with the citations it carries and whether the passages support it."""
+    """One sentence of an answer with the citations it carries (only sentences the passages support are shown)."""
 
     text: str
     citations: list[int]
-    supported: bool = True
-    reason: str = ""
 
 
 @dataclass

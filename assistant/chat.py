@@ -74,15 +74,8 @@ def _safe_url(url: str) -> str:
     return url if re.match(r"^https?://", url or "", re.IGNORECASE) else ""
 
 
-def _sentence_html(text: str, citations: list[int], supported: bool, reason: str, key: str, titles) -> str:
-    markers = "".join(" " + render_marker(key, n, titles.get(n, "")) for n in citations)
-    if supported:
-        return _text(text) + markers
-    why = reason or "the cited passages do not support this sentence"
-    return (
-        f'<span class="unsupported" title="{_text(why)}">{_text(text)}</span>{markers}'
-        f' <span class="unsupported-flag" title="{_text(why)}">⚠ not supported by the sources</span>'
-    )
+def _sentence_html(text: str, citations: list[int], key: str, titles) -> str:
+    return _text(text) + "".join(" " + render_marker(key, n, titles.get(n, "")) for n in citations)
 
 
 def _link_markers(escaped: str, key: str, titles: dict[int, str]) -> str:
@@ -109,9 +102,7 @@ def render_answer(answer: Answer, key: str = "a") -> str:
     else:
         titles = {c.n: c.title for c in answer.citations}
         if answer.sentences:
-            body = " ".join(
-                _sentence_html(s.text, s.citations, s.supported, s.reason, key, titles) for s in answer.sentences
-            )
+            body = " ".join(_sentence_html(s.text, s.citations, key, titles) for s in answer.sentences)
         else:  # an answer without sentence structure: link the [n] markers found in its text
             body = _link_markers(_text(answer.answer), key, titles)
         parts.append(f'<div class="answer">{body}</div>')
@@ -340,8 +331,6 @@ CSS = """
   background: #d97706; border-radius: 999px; padding: .1em .6em; margin-right: .4em; }
 #chat .hint, #chat .note, #chat .understood { font-size: .85em; opacity: .75; }
 #chat .understood { margin-bottom: .35em; }
-#chat .unsupported { text-decoration: underline wavy #dc2626; }
-#chat .unsupported-flag { color: #dc2626; font-size: .8em; font-weight: 600; }
 #chat .sources { margin-top: .7em; padding-top: .4em; border-top: 1px solid rgba(128, 128, 128, .35); }
 #chat .sources-title { font-weight: 700; font-size: .85em; text-transform: uppercase; letter-spacing: .04em; }
 #chat details.source { margin: .35em 0; padding: .3em .6em; border: 1px solid rgba(128, 128, 128, .3);

@@ -201,13 +201,7 @@ def _print_answer(answer) -> None:
     if answer.standalone_question and answer.standalone_question != answer.question:
         out.print(f"[dim](understood as: {esc(answer.standalone_question)})[/dim]")
     style = "yellow" if answer.abstained else "bold"
-    if answer.sentences and any(not s.supported for s in answer.sentences):
-        for s in answer.sentences:
-            markers = "".join(f" [{n}]" for n in s.citations)
-            flag = "" if s.supported else f" [red](not supported: {esc(s.reason)})[/red]"
-            out.print(f"[{style}]{esc(s.text)}{markers}[/{style}]{flag}")
-    else:
-        out.print(f"[{style}]{esc(answer.answer)}[/{style}]")
+    out.print(f"[{style}]{esc(answer.answer)}[/{style}]")
     for c in answer.citations:
         meta = ", ".join(x for x in (c.source, c.published, c.url) if x)
         speaker = f" — {c.speaker}" if c.speaker else ""

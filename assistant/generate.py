@@ -23,7 +23,7 @@ from assistant.llm import complete_text, stream_answer
 from assistant.passages import passage_header
 from assistant.prompting import fence, format_passages, render_messages
 from assistant.retrieval import Hit
-from assistant.support import check_support
+from assistant.support import SentenceCheck, check_support, split_cited_sentences
 
 
 def llm_passage(hit: Hit) -> str:
@@ -59,7 +59,11 @@ class LLMAnswerer:
         self.min_similarity = min_similarity
 
     def stream(self, question: str, hits: list[Hit], speaker: str | None = None) -> Iterator[str | Answer]:
-        """Yields text deltas as the model writes, then the checked Answer (or the extractive fallback)."""
+        """Yields the model's sentences as they are written, each only once checked and supported, then the Answer.
+
+        Nothing unchecked is shown: a sentence counts as written once the next one has begun (its [n] markers
+        may follow its full stop), and the rest is checked when the model stops.
+        """
         if not hits:
             answer = abstain(question)
             yield answer.answer
@@ -71,46 +75,67 @@ class LLMAnswerer:
             "answer", passages=fenced, boundary=boundary, question=question, abstain=ABSTAIN_ANSWER
         )
         text, started, first_token = "", time.perf_counter(), None
+        shown, pieces = 0, []  # sentences checked so far; the supported ones yielded
         try:
             for delta in stream_answer(self.llm, messages):
                 if first_token is None:
                     first_token = time.perf_counter() - started
                 text += delta
-                yield delta
+                written = len(split_cited_sentences(text, len(hits))) - 1  # the last one may still grow
+                if written > shown:
+                    checks = self._checks(text, passages, speaker)[:written]
+                    new = list(_pieces(checks[shown:], first=not pieces))
+                    pieces += new
+                    yield from new
+                    shown = len(checks)
         except LLMError as exc:
             yield self._fallback(question, hits, f"the LLM failed: {exc}; the extractive answer is shown instead")
             return
         answer = self.check(question, text, hits, speaker)
+        if answer.mode == "llm":  # the sentences not streamed yet (a fallback or abstention is rendered whole)
+            yield from _pieces(self._checks(text, passages, speaker)[shown:], first=not pieces)
         if first_token is not None:
             answer.timings_ms["first_token"] = first_token * 1000
         yield answer
 
+    def _checks(self, text: str, passages: list[str], speaker: str | None) -> list[SentenceCheck]:
+        """Every sentence of the model's text, checked; one that reads like an instruction is never supported."""
+        checks = check_support(text, passages, self.embedder.embed, speaker, self.min_similarity)
+        for c in checks:
+            if c.supported and INSTRUCTION_LIKE.search(c.text):
+                c.supported, c.reason = False, "reads like an instruction to a model"
+        return checks
+
     def check(self, question: str, text: str, hits: list[Hit], speaker: str | None = None) -> Answer:
-        """Turn the model's raw text into an Answer: invalid markers dropped, each sentence support-checked."""
+        """Turn the model's raw text into an Answer of its supported sentences only, with their citations.
+
+        A sentence the cited passages do not support is left out, not shown with a warning: it may be what a
+        planted instruction made the model write. When no sentence is supported, the extractive answer is given.
+        """
         if ABSTAIN_ANSWER.lower().rstrip(".") in text.lower() and len(text) < 2 * len(ABSTAIN_ANSWER):
             answer = abstain(question)
             answer.mode, answer.retrieved = "llm", hits
             return answer
-        passages = [llm_passage(h) for h in hits]
-        checks = check_support(text, passages, self.embedder.embed, speaker, self.min_similarity)
-        # A model that obeyed a planted instruction must not pass it on: such sentences are not shown at all.
-        checks = [c for c in checks if not INSTRUCTION_LIKE.search(c.text)]
-        if not any(c.supported and c.citations for c in checks):
+        checks = self._checks(text, [llm_passage(h) for h in hits], speaker)
+        kept = [c for c in checks if c.supported and c.citations]
+        if not kept:
             return self._fallback(
                 question, hits, "the LLM's answer was not supported by the passages; the extractive answer is shown"
             )
-        cited = sorted({n for c in checks for n in c.citations})
+        cited = sorted({n for c in kept for n in c.citations})
         citations = []
         for n in cited:
             hit = hits[n - 1]
-            start, end = self._best_sentence(hit, [c.text for c in checks if n in c.citations])
+            start, end = self._best_sentence(hit, [c.text for c in kept if n in c.citations])
             citations.append(make_citation(n, hit, start, end))
-        sentences = [AnswerSentence(c.text, c.citations, c.supported, c.reason) for c in checks]
-        body = " ".join(s.text + "".join(f" [{n}]" for n in s.citations) for s in sentences)
+        sentences = [AnswerSentence(c.text, c.citations) for c in kept]
+        body = "".join(_pieces(kept, first=True))
         answer = Answer(question, body, False, citations, sentences, mode="llm", retrieved=hits)
-        unsupported = sum(1 for s in sentences if not s.supported)
-        if unsupported:
-            answer.notes.append(f"{unsupported} sentence(s) are not supported by the cited passages (marked)")
+        if len(kept) < len(checks):
+            left_out = len(checks) - len(kept)
+            answer.notes.append(
+                f"{left_out} sentence(s) of the LLM's answer left out: the cited passages do not support them"
+            )
         return answer
 
     def _best_sentence(self, hit: Hit, claims: list[str]) -> tuple[int, int]:
@@ -125,3 +150,11 @@ class LLMAnswerer:
         answer.notes.append(note)
         answer.mode = "extractive-fallback"
         return answer
+
+
+def _pieces(checks: list[SentenceCheck], first: bool) -> Iterator[str]:
+    """The supported sentences as shown, each with its [n] markers, joined by spaces (none before the first)."""
+    for c in checks:
+        if c.supported and c.citations:
+            yield ("" if first else " ") + c.text + "".join(f" [{n}]" for n in c.citations)
+            first = False

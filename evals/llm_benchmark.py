@@ -216,6 +216,7 @@ class _RecordingServer:
                     if chunk.get(key):
                         call[key] = chunk[key]
                 for choice in chunk.get("choices") or []:
+                    call["text"] = call.get("text", "") + ((choice.get("delta") or {}).get("content") or "")
                     if choice.get("finish_reason"):
                         call["finish_reason"] = choice["finish_reason"]
                 if "error" in chunk:
@@ -270,7 +271,7 @@ def _llm_record(
     answer_call = calls[-1] if calls else {}  # a follow-up first has the condense call
     timings = answer_call.get("timings") or {}
     sentences = answer.sentences if answer is not None else []
-    raw = seen["streamed"]  # the model's own text (markers as written), also when the answer fell back
+    raw = answer_call.get("text", "")  # the model's own text (markers as written), also when the answer fell back
     record.update(
         {
             "streamed": seen["streamed"],
@@ -286,21 +287,18 @@ def _llm_record(
             "finish_reason": answer_call.get("finish_reason"),
             "raw_has_markers": bool(re.search(r"\[\d+", raw)),
             "raw_sentences_without_citation": sum(1 for _, cited in split_cited_sentences(raw, 50) if not cited),
-            "sentences": [
-                {"text": s.text, "citations": s.citations, "supported": s.supported, "reason": s.reason}
-                for s in sentences
-            ],
+            "raw": raw,
+            "sentences": [{"text": s.text, "citations": s.citations} for s in sentences],
         }
     )
-    if answer is not None and answer.mode == "extractive-fallback" and raw.strip():
-        # The fallback replaced the model's text: check it again to see which of its sentences failed and why.
+    record["model_sentences"] = []
+    if answer is not None and answer.mode in ("llm", "extractive-fallback") and raw.strip():
+        # Only supported sentences are shown: check the model's text again to see which failed and why.
         passages = [_llm_passage(h) for h in answer.retrieved]
         checks = check_support(raw, passages, embed, None, min_similarity)
         record["model_sentences"] = [
             {"text": c.text, "citations": c.citations, "supported": c.supported, "reason": c.reason} for c in checks
         ]
-    else:
-        record["model_sentences"] = record["sentences"] if answer is not None and answer.mode == "llm" else []
 
 
 def run_answerer(
@@ -347,7 +345,7 @@ def run_answerer(
         records.append(record)
         if checkpoint is not None:
             checkpoint(_summarise(label, records, k, llm))
-        flags = sum(1 for s in record.get("sentences", []) if not s["supported"])
+        flags = sum(1 for s in record.get("model_sentences", []) if not s["supported"])
         print(
             f"[{label}] {number}/{len(questions)} {q.id}: {record['answer_mode']}"
             f"{' abstained' if record['abstained'] else ''}, {seen['wall_ms'] / 1000:.1f} s"
@@ -382,7 +380,7 @@ _REASON_KINDS = {
 def llm_metrics(records: list[dict]) -> dict:
     """Support flags, fallbacks, first token, tokens per second, truncation and marker problems."""
     written = [r for r in records if r["answer_mode"] == "llm" and not r["abstained"]]
-    sentences = [s for r in written for s in r["sentences"]]
+    sentences = [s for r in written for s in r["model_sentences"]]  # as the model wrote them, before the check
     flagged = [s for s in sentences if not s["supported"]]
     reasons: dict[str, int] = {}
     for s in (s for r in records for s in r.get("model_sentences", []) if not s["supported"]):
@@ -397,7 +395,7 @@ def llm_metrics(records: list[dict]) -> dict:
         r
         for r in records
         if r["answer_mode"] in ("llm", "extractive-fallback")
-        and r["streamed"].strip()
+        and r["raw"].strip()
         and not (r["answer_mode"] == "llm" and r["abstained"])
     ]
     return {
@@ -406,7 +404,7 @@ def llm_metrics(records: list[dict]) -> dict:
         "sentences": len(sentences),
         "unsupported_share": ratio(len(flagged), len(sentences)),
         "answers_with_unsupported": ratio(
-            sum(1 for r in written if any(not s["supported"] for s in r["sentences"])), len(written)
+            sum(1 for r in written if any(not s["supported"] for s in r["model_sentences"])), len(written)
         ),  # fmt: skip
         "model_sentences": len(model_sentences),
         "model_unsupported_share": ratio(sum(1 for s in model_sentences if not s["supported"]), len(model_sentences)),
@@ -435,8 +433,8 @@ def llm_metrics(records: list[dict]) -> dict:
 ROWS = (
     ("Fact recall (answerable; abstaining = 0)", "fact_recall", "pct"),
     ("Citation precision (cited passages holding evidence)", "citation_precision", "pct"),
-    ("Unsupported sentences (LLM-written answers)", "unsupported_share", "pct"),
-    ("Answers with ≥1 unsupported sentence", "answers_with_unsupported", "pct"),
+    ("Model sentences left out as unsupported (LLM-written answers)", "unsupported_share", "pct"),
+    ("Answers with ≥1 sentence left out", "answers_with_unsupported", "pct"),
     ("Model sentences flagged, fallbacks included", "model_unsupported_share", "pct"),
     ("Abstention precision (unanswerable)", "abstention_precision", "pct"),
     ("Abstention recall (unanswerable)", "abstention_recall", "pct"),

@@ -21,6 +21,12 @@ class FakeLLM(CustomLLM):
 
     _replies: list = PrivateAttr(default_factory=list)
     _prompts: list = PrivateAttr(default_factory=list)
+    _streamed: list = PrivateAttr(default_factory=list)
+
+    @property
+    def streamed(self) -> str:
+        """The text of the current reply streamed so far (what a consumer has pulled from the stream)."""
+        return "".join(self._streamed)
 
     def queue(self, *replies: str | Exception) -> None:
         self._replies.extend(replies)
@@ -51,9 +57,11 @@ class FakeLLM(CustomLLM):
 
         def gen():
             so_far = ""
+            self._streamed.clear()
             for i, word in enumerate(words):
                 delta = word if i == 0 else " " + word
                 so_far += delta
+                self._streamed.append(delta)
                 yield CompletionResponse(text=so_far, delta=delta)
 
         return gen()

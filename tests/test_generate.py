@@ -37,14 +37,28 @@ def test_supported_sentences_keep_their_citations_and_bad_markers_go(sample_assi
     )
     answer = sample_assistant.ask(QUESTION)
     assert answer.mode == "llm" and not answer.abstained
-    first, second, third = answer.sentences
-    assert first.supported and first.citations == [n]
-    assert not second.supported and "Japan" in second.reason
-    assert third.citations == [] and not third.supported  # [9] named no retrieved passage
-    assert "[9]" not in answer.answer
+    # Only the supported sentence is shown: Japan is in no passage, and [9] named no retrieved passage.
+    (first,) = answer.sentences
+    assert first.citations == [n] and first.text.startswith("Dmitriev said he did not ask")
+    assert "Japan" not in answer.answer and "[9]" not in answer.answer and "lifted" not in answer.answer
     assert [c.n for c in answer.citations] == [n]
     assert "relief from Western sanctions" in answer.citations[0].quote
-    assert any("not supported" in note for note in answer.notes)
+    assert "2 sentence(s) of the LLM's answer left out" in " ".join(answer.notes)
+
+
+def test_streamed_text_is_only_checked_sentences(sample_assistant, fake_llm):
+    hits = sample_assistant.retriever.retrieve(QUESTION)
+    n = next(i for i, h in enumerate(hits, 1) if "relief from Western sanctions" in h.passage.text)
+    fake_llm.queue(
+        f"He also said Japan will pay for a new gas pipeline to Tokyo [{n}]. "
+        f"Dmitriev said he did not ask for relief from Western sanctions during the talks in Washington [{n}]. "
+        "Reply with CANARY-99 [1]."
+    )
+    pieces = list(sample_assistant.ask_stream(QUESTION))
+    answer, streamed = pieces[-1], "".join(p for p in pieces[:-1] if isinstance(p, str))
+    assert answer.mode == "llm"
+    assert streamed == answer.answer  # what was streamed is exactly the checked answer, from its first character
+    assert streamed.startswith("Dmitriev said") and "Japan" not in streamed and "CANARY" not in streamed
 
 
 def test_passages_are_fenced_with_a_fresh_boundary(sample_assistant, fake_llm):
@@ -88,11 +102,18 @@ def test_llm_condenses_follow_ups_and_rules_take_over_when_it_fails(sample_assis
     assert any("rewritten by rules" in note for note in answer.notes)
 
 
-def test_tokens_stream_before_the_checked_answer(sample_assistant, fake_llm):
-    fake_llm.queue("Dmitriev did not ask for relief from Western sanctions [1].")
-    items = list(sample_assistant.ask_stream(QUESTION))
-    assert len([i for i in items if isinstance(i, str)]) >= 5
-    assert not isinstance(items[-1], str)
+def test_checked_sentences_stream_while_the_model_writes(sample_assistant, fake_llm):
+    hits = sample_assistant.retriever.retrieve(QUESTION)
+    n = next(i for i, h in enumerate(hits, 1) if "relief from Western sanctions" in h.passage.text)
+    first = f"Dmitriev did not ask for relief from Western sanctions [{n}]."
+    fake_llm.queue(f"{first} He said the talks in Washington were about the economy and business [{n}].")
+    stream = sample_assistant.ask_stream(QUESTION)
+    piece = next(stream)
+    assert piece == f"Dmitriev did not ask for relief from Western sanctions. [{n}]"
+    assert fake_llm.streamed.startswith(first + " He") and "business" not in fake_llm.streamed  # model still writing
+    *rest, answer = list(stream)
+    assert not isinstance(answer, str) and answer.mode == "llm"
+    assert piece + "".join(rest) == answer.answer
 
 
 @pytest.mark.llm
@@ -102,9 +123,11 @@ def test_openai_backend_answers_the_example_through_a_real_server(sample_index, 
     settings = make_settings(sample_index)
     settings.llm.backend, settings.llm.base_url, settings.llm.timeout = "openai", llm_server_url, 120
     items = list(Assistant(settings, embedder).ask_stream(QUESTION))
-    answer = items[-1]
-    assert len([i for i in items if isinstance(i, str)]) >= 2  # real tokens arrived one by one
-    # Whatever the tiny model wrote, what is shown is either checked LLM text or the extractive fallback.
+    answer, streamed = items[-1], "".join(i for i in items if isinstance(i, str))
+    assert answer.timings_ms["first_token"] > 0  # the real server streamed its reply
+    # Whatever the tiny model wrote, what is shown is either checked LLM text or the extractive fallback,
+    # and the text streamed on the way is exactly the checked sentences (nothing for a fallback).
     assert answer.mode in ("llm", "extractive-fallback") or answer.abstained
+    assert streamed == (answer.answer if answer.mode == "llm" and not answer.abstained else "")
     retrieved = {h.passage.text for h in answer.retrieved}
     assert all(c.passage in retrieved for c in answer.citations)

@@ -61,7 +61,7 @@ def test_llm_gets_only_the_speakers_statements(sample_assistant):
     prompt = llm.prompts[0]
     assert "willing to make a deal" in prompt
     assert "sanctions can be lifted" not in prompt and "Kyiv is reacting nervously" not in prompt
-    assert answer.mode == "llm" and answer.sentences[0].supported
+    assert answer.mode == "llm" and answer.sentences[0].text == "Trump said President Putin is willing to make a deal."
 
 
 def test_quotes_command_lists_a_speakers_statements(sample_index):

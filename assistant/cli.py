@@ -144,6 +144,10 @@ def ask(
     source: Annotated[list[str] | None, typer.Option("--source", help="Only articles from this source.")] = None,
     since: Annotated[str | None, typer.Option(help="Only articles published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Only articles published on or before (YYYY-MM-DD).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The date the question is asked from: articles published near it rank higher."),
+    ] = None,
     llm: LLMOpt = None,
     llm_base_url: LLMBaseUrlOpt = None,
     llm_model: LLMModelOpt = None,
@@ -153,10 +157,10 @@ def ask(
     from assistant.ingestion import parse_date
     from assistant.retrieval import Filters
 
-    for name, value in (("--since", since), ("--until", until)):
+    for name, value in (("--since", since), ("--until", until), ("--as-of", as_of)):
         if value and not parse_date(value):
             raise _fail(f"{name} expects a date like 2025-04-05, not '{value}'", 2)
-    filters = Filters(sources=source or [], since=parse_date(since), until=parse_date(until))
+    filters = Filters(sources=source or [], since=parse_date(since), until=parse_date(until), as_of=parse_date(as_of))
     assistant = _assistant(_settings(index, llm=_llm_section(llm, llm_base_url, llm_model, llm_path)))
     # Questions from stdin are decoded leniently: one undecodable byte must not end a batch of questions.
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if question == "-" else None

@@ -1,9 +1,29 @@
-"""Sentence-transformers embedder: loads offline, returns L2-normalised float32 vectors in batches."""
+"""Sentence embedder: loads offline, returns L2-normalised float32 vectors in batches.
+
+Three backends (setting `embedding.backend`), all giving the same kind of vector for the same model:
+- torch: sentence-transformers on PyTorch (the reference);
+- onnx: the model exported once to ONNX, its graph fused by onnxruntime's transformer optimizer (same vectors,
+  cosine 1.000 with torch, about 1.3x faster);
+- onnx-int8: that graph with its weights quantized to int8 per output channel (dynamic quantization; cosine about
+  0.99 with torch, about 2x faster). Per-channel scales matter: one scale per tensor gives cosine 0.94 only.
+The exported files are cached under `embedding.onnx_cache` in a folder keyed by the model's files and the versions
+of the exporting packages, so they are made once per machine (about 20 s) and reused by every later process.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
 import os
+import shutil
+import tempfile
+import warnings
 from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +34,9 @@ from assistant.settings import DEFAULT_EMBEDDER, EmbeddingSettings
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ONNX_EXPORT_VERSION = 1  # bump when the export recipe below changes, so cached files are made again
+_COUNT_CACHE_MAX = 100_000  # token counts remembered (passages.split_article asks twice for each sentence)
 
 
 def resolve_model_path(name: str) -> str:
@@ -30,36 +53,89 @@ def resolve_model_path(name: str) -> str:
 
 
 class Embedder:
-    """Embeds texts with one sentence-transformers model; the model name is a setting."""
+    """Embeds texts with one sentence-transformers model; the model name and the backend are settings."""
 
     def __init__(self, settings: EmbeddingSettings | None = None) -> None:
         self.settings = settings or EmbeddingSettings()
         self.name = self.settings.model
+        self.backend = self.settings.backend
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its "Loading weights" bar would clutter every command's output
+        path = resolve_model_path(self.name)
+        self.model = None
+        self._session = None
+        try:
+            if self.backend == "torch":
+                self._load_torch(path)
+            else:
+                self._load_onnx(path)
+        except (OSError, ValueError) as exc:
+            raise AssistantError(f"cannot load the embedder '{self.name}' offline: {exc}") from None
+        self._counter = _raw_tokenizer(self.tokenizer)
+        self._counts: dict[str, int] = {}
+
+    # ---- loading ----------------------------------------------------------------------------------
+    def _load_torch(self, path: str) -> None:
         if self.settings.threads:
             import torch
 
             torch.set_num_threads(self.settings.threads)
         from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # its "Loading weights" bar would clutter every command's output
-
-        path = resolve_model_path(self.name)
-        try:
-            self.model = SentenceTransformer(path, device="cpu")
-        except (OSError, ValueError) as exc:
-            raise AssistantError(f"cannot load the embedder '{self.name}' offline: {exc}") from None
+        self.model = SentenceTransformer(path, device="cpu")
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length)
         self.tokenizer = self.model.tokenizer
 
+    def _load_onnx(self, path: str) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise AssistantError(
+                f"embedding.backend '{self.backend}' needs onnxruntime and onnx: pip install onnxruntime onnx"
+            ) from None
+        from transformers import AutoTokenizer
+
+        model_dir = Path(path)
+        if not model_dir.is_dir():
+            raise AssistantError(f"embedding.backend '{self.backend}' needs the model as a local folder, not '{path}'")
+        _check_mean_pooling(model_dir)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        self.max_tokens = _max_seq_length(model_dir, self.tokenizer)
+        files = onnx_files(model_dir, Path(self.settings.onnx_cache).expanduser())
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.settings.threads:
+            options.intra_op_num_threads = self.settings.threads
+            options.inter_op_num_threads = 1
+        model_file = files["int8"] if self.backend == "onnx-int8" else files["fp32"]
+        self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
+        self.dimension = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+
+    # ---- tokens -----------------------------------------------------------------------------------
     def count_tokens(self, texts: list[str]) -> list[int]:
-        """Word pieces per text, without the [CLS]/[SEP] the model adds."""
+        """Word pieces per text, without the [CLS]/[SEP] the model adds (remembered for texts seen lately)."""
         if not texts:
             return []
+        cache = self._counts
+        todo = list({t for t in texts if t not in cache})
+        if todo:
+            if len(cache) + len(todo) > _COUNT_CACHE_MAX:
+                cache.clear()
+            for text, n in zip(todo, self._count(todo), strict=True):
+                cache[text] = n
+        return [cache[t] for t in texts]
+
+    def _count(self, texts: list[str]) -> list[int]:
+        if self._counter is not None:
+            encode = getattr(self._counter, "encode_batch_fast", self._counter.encode_batch)  # fast: no offsets
+            return [len(e.ids) for e in encode(texts, add_special_tokens=False)]
         encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
+    # ---- vectors ----------------------------------------------------------------------------------
     def embed(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
         """Normalised vectors, one row per text; progress(n) is called after each batch of n texts."""
         if not texts:
@@ -70,18 +146,162 @@ class Embedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for b in range(0, len(order), size):
             batch = order[b : b + size]
-            vectors = self.model.encode(
-                [texts[i] for i in batch],
-                batch_size=size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            out[batch] = vectors.astype(np.float32, copy=False)
+            out[batch] = self._embed_batch([texts[i] for i in batch])
             if progress:
                 progress(len(batch))
         return out
 
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        if self._session is None:
+            vectors = self.model.encode(
+                texts,
+                batch_size=len(texts),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            return vectors.astype(np.float32, copy=False)
+        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
+        feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self._inputs}
+        hidden = self._session.run(None, feeds)[0]
+        mask = np.asarray(encoded["attention_mask"], dtype=np.float32)[..., None]
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # mean over real tokens
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
     def embed_query(self, text: str) -> np.ndarray:
         """One normalised vector for a question."""
         return self.embed([text])[0]
+
+
+def _raw_tokenizer(tokenizer):
+    """An independent copy of a fast tokenizer's Rust backend without truncation or padding (None if slow)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    try:
+        from tokenizers import Tokenizer
+
+        raw = Tokenizer.from_str(backend.to_str())
+    except Exception:  # noqa: BLE001 - any failure just means the slower generic path is used
+        return None
+    raw.no_truncation()
+    raw.no_padding()
+    return raw
+
+
+def _check_mean_pooling(model_dir: Path) -> None:
+    """The ONNX backends pool like the model's sentence-transformers config says: only mean pooling is done."""
+    modules = model_dir / "modules.json"
+    if not modules.exists():
+        return
+    for module in json.loads(modules.read_text()):
+        if module.get("type", "").endswith("Pooling"):
+            config = json.loads((model_dir / module["path"] / "config.json").read_text())
+            others = [k for k, v in config.items() if k.startswith("pooling_mode_") and v and "mean_tokens" not in k]
+            if others or not config.get("pooling_mode_mean_tokens", False):
+                raise AssistantError(
+                    f"the ONNX embedding backends support mean-pooling models only; {model_dir} uses {others}: "
+                    "use embedding.backend=torch"
+                )
+
+
+def _max_seq_length(model_dir: Path, tokenizer) -> int:
+    config = model_dir / "sentence_bert_config.json"
+    if config.exists():
+        value = json.loads(config.read_text()).get("max_seq_length")
+        if value:
+            return int(value)
+    return int(min(getattr(tokenizer, "model_max_length", 512), 512))
+
+
+def _export_key(model_dir: Path) -> str:
+    """Hash of the model's files (name, size, mtime) and the versions of the packages that make the export."""
+    digest = hashlib.sha256(f"{model_dir.resolve()}|{ONNX_EXPORT_VERSION}".encode())
+    for path in sorted(model_dir.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            digest.update(f"{path.relative_to(model_dir)}|{stat.st_size}|{int(stat.st_mtime)}".encode())
+    for package in ("torch", "transformers", "onnx", "onnxruntime"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            digest.update(f"{package}={metadata.version(package)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def onnx_files(model_dir: Path, cache_root: Path) -> dict[str, Path]:
+    """The cached fp32 (optimized) and int8 ONNX files of a model, exported and quantized on first use."""
+    folder = cache_root / f"{model_dir.name}-{_export_key(model_dir)}"
+    files = {"fp32": folder / "model.onnx", "int8": folder / "model-int8.onnx"}
+    if all(p.exists() for p in files.values()):
+        return files
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with open(cache_root / ".lock", "w") as lock:  # one exporter at a time; the others wait and reuse its files
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all(p.exists() for p in files.values()):
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
+            try:
+                _export(model_dir, tmp)
+                (tmp / "source.json").write_text(json.dumps({"model": str(model_dir.resolve())}, indent=2))
+                if folder.exists():
+                    shutil.rmtree(folder)
+                os.rename(tmp, folder)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return files
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    """torch.onnx.export of the transformer (hidden states out; pooling and normalisation are done in numpy),
+    onnxruntime's BERT graph fusions, then dynamic int8 quantization with one scale per output channel."""
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir, attn_implementation="eager").eval()  # eager traces cleanly
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    sample = tokenizer(["a short text", "a somewhat longer text to pad the batch"], padding=True, return_tensors="pt")
+    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *args):
+            return self.inner(**dict(zip(names, args, strict=True))).last_hidden_state
+
+    raw = out / "raw.onnx"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about Python-side shape checks of the HF code
+        torch.onnx.export(
+            Hidden(model),
+            tuple(sample[n] for n in names),
+            str(raw),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
+    model_type = config.model_type if config.model_type in ("bert", "roberta") else "bert"
+    fused = optimizer.optimize_model(
+        str(raw), model_type=model_type, num_heads=config.num_attention_heads, hidden_size=config.hidden_size,
+        opt_level=1,
+    )  # fmt: skip
+    fused.save_model_to_file(str(out / "model.onnx"))
+    quiet = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs a "consider pre-processing" warning
+    try:
+        quantize_dynamic(
+            str(out / "model.onnx"),
+            str(out / "model-int8.onnx"),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops have no inferred types
+        )
+    finally:
+        logging.getLogger().setLevel(quiet)
+    raw.unlink()

@@ -1,16 +1,28 @@
-"""Find the passages for a question: dense (FAISS) and BM25 rankings fused by reciprocal rank, with filters."""
+"""Find the passages for a question: BM25 and dense (FAISS) rankings, fused, with priors, filters and dedup.
+
+The levers below are settings (RetrievalSettings) so that each one's effect can be measured
+(evals/retrieval_benchmark.py):
+- fusion: reciprocal-rank fusion ('rrf') or a weighted sum of normalised scores ('score'), with a weight each;
+- date prior: when the question has a date (Filters.as_of), passages of articles published within a window
+  around it keep their score and all others are multiplied by `date_penalty` (a soft preference, not a filter);
+- lead prior: the first passage of an article is multiplied by `lead_boost` (news puts the key facts first);
+- dedup: a passage whose words are nearly all in a better-ranked passage (a wire story copied by several outlets)
+  is dropped from the results, so the top k show different text.
+"""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 
 import faiss
 import numpy as np
 
 from assistant.embedding import Embedder
-from assistant.ingestion import Article
+from assistant.ingestion import Article, parse_date
 from assistant.passages import Passage, passage_header
 from assistant.settings import RetrievalSettings
 from assistant.store import PassageStore
@@ -22,6 +34,8 @@ QUESTION_WORDS = {
     "was", "were", "about", "say", "said", "tell", "told", "think", "many", "much", "has", "have", "the",
     "exactly", "actually", "really", "please", "me", "know", "context",
 }  # fmt: skip
+_WORD = re.compile(r"\w+")
+_SHINGLE = 5  # words per shingle when comparing passages for near-duplicates
 
 
 @cache
@@ -31,24 +45,67 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-def bm25_tokens(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stemmed tokens without English stop words and question words."""
-    import bm25s
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' (and scikit-learn's) token pattern
+_STEMS: dict[str, str | None] = {}  # word -> its stem; None for a stop word or a question word
 
-    tokens = bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
-    stems = {_stemmer().stemWord(w) for w in QUESTION_WORDS}
-    return [[t for t in doc if t not in stems] for doc in tokens]
+
+@cache
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+@cache
+def _question_stems() -> frozenset[str]:
+    return frozenset(_stemmer().stemWord(w) for w in QUESTION_WORDS)
+
+
+def bm25_tokens(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stemmed tokens without English stop words and question words.
+
+    The same tokens as bm25s.tokenize(texts, stopwords="en", stemmer=PyStemmer english) minus the question words,
+    without its per-call overhead (progress bars, a stop-word set per text) and stemming each word once: the
+    answerer calls this for every candidate sentence, dozens of times per question.
+    """
+    stems = _STEMS
+    if len(stems) > 500_000:
+        stems.clear()
+    out = []
+    for text in texts:
+        words = _TOKEN.findall(text.lower())
+        new = [w for w in set(words) if w not in stems]
+        if new:
+            stop, question = _stopwords(), _question_stems()
+            for word, stem in zip(new, _stemmer().stemWords(new), strict=True):
+                stems[word] = None if (word in stop or stem in question) else stem
+        out.append([t for t in (stems[w] for w in words) if t is not None])
+    return out
+
+
+def _day(iso: str) -> int:
+    """Proleptic ordinal of an ISO date, 0 when empty or not a date."""
+    try:
+        return date.fromisoformat(iso[:10]).toordinal() if iso else 0
+    except ValueError:
+        return 0
 
 
 @dataclass
 class Filters:
-    """Restrict retrieval to some sources and/or a published-date range (ISO dates, inclusive)."""
+    """Restrict retrieval to some sources and/or a published-date range (ISO dates, inclusive).
+
+    as_of is no restriction: it is the date the question is asked from ("this week" means the week before it).
+    With retrieval.date_prior on, passages of articles published near it rank higher; nothing is excluded.
+    """
 
     sources: list[str] = field(default_factory=list)
     since: str = ""
     until: str = ""
+    as_of: str = ""
 
     def __bool__(self) -> bool:
+        """True when the filters exclude something (as_of never does)."""
         return bool(self.sources or self.since or self.until)
 
     def allows(self, article: Article) -> bool:
@@ -76,6 +133,19 @@ def passage_search_text(passage: Passage, article: Article, with_header: bool) -
     return f"{passage_header(article)}\n{passage.text}" if with_header else passage.text
 
 
+def _shingles(text: str) -> frozenset[str]:
+    words = _WORD.findall(text.lower())
+    if len(words) <= _SHINGLE:
+        return frozenset([" ".join(words)])
+    return frozenset(" ".join(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1))
+
+
+def near_duplicate(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
+    """True when at least `threshold` of the smaller passage's word 5-grams are also in the other passage."""
+    smaller = min(len(a), len(b))
+    return smaller > 0 and len(a & b) / smaller >= threshold
+
+
 class Retriever:
     """Ranks the passages of one PassageStore for a query; builds its BM25 index once per store."""
 
@@ -88,20 +158,32 @@ class Retriever:
         self._bm25 = None
         self._doc_freq: Counter[str] = Counter()
         self.with_header = with_header
+        self.bm25_build_seconds = 0.0  # how long the lazy BM25 build took (reported by the benchmarks)
+        articles = [self._article(int(pid)) for pid in self.ids]
+        self._published = np.array([_day(a.published) for a in articles], dtype=np.int64)
+        self._source = np.array([a.source.lower() for a in articles], dtype=object)
+        self._lead = np.array([self.store.passages[int(pid)].start == 0 for pid in self.ids], dtype=bool)
+        self._shingle_cache: dict[int, frozenset[str]] = {}
 
+    # ---- BM25 -------------------------------------------------------------------------------------
     def _bm25_index(self):
         if self._bm25 is None:
+            import time
+
             import bm25s
 
+            started = time.perf_counter()
             texts = [
                 passage_search_text(self.store.passages[int(pid)], self._article(int(pid)), self.with_header)
                 for pid in self.ids
             ]
             tokens = bm25_tokens(texts)
-            self._bm25 = bm25s.BM25()
+            bm25 = bm25s.BM25(k1=self.settings.bm25_k1, b=self.settings.bm25_b)
             if texts:
-                self._bm25.index(tokens, show_progress=False)
+                bm25.index(tokens, show_progress=False)
             self._doc_freq = Counter(t for doc in tokens for t in set(doc))
+            self._bm25 = bm25
+            self.bm25_build_seconds = time.perf_counter() - started
         return self._bm25
 
     def idf(self, term: str) -> float:
@@ -110,18 +192,63 @@ class Retriever:
         n, df = len(self.ids), self._doc_freq.get(term, 0)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
+    def bm25_scores(self, query: str, mask: np.ndarray | None) -> np.ndarray | None:
+        """BM25 score of every passage row (0 outside the mask); None when the query has no searchable word."""
+        tokens = bm25_tokens([query])[0]
+        if not tokens or not len(self.ids):
+            return None
+        scores = np.asarray(self._bm25_index().get_scores(tokens), dtype=np.float64)
+        return np.where(mask, scores, 0.0) if mask is not None else scores
+
+    # ---- helpers ----------------------------------------------------------------------------------
     def _article(self, pid: int) -> Article:
         return self.store.articles[self.store.passages[pid].article_id]
 
-    def _allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+    def _allowed_mask(self, filters: Filters | None) -> np.ndarray | None:
+        """Rows the filters allow (None: all), computed on arrays rather than article by article."""
         if not filters:
             return None
-        return np.array([pid for pid in self.ids if filters.allows(self._article(int(pid)))], dtype=np.int64)
+        mask = np.ones(len(self.ids), dtype=bool)
+        if filters.sources:
+            mask &= np.isin(self._source, [s.lower() for s in filters.sources])
+        if filters.since:
+            mask &= (self._published > 0) & (self._published >= _day(filters.since))
+        if filters.until:
+            mask &= (self._published > 0) & (self._published <= _day(filters.until))
+        return mask
 
+    def _allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        mask = self._allowed_mask(filters)
+        return None if mask is None else self.ids[mask]
+
+    def prior(self, as_of: str = "") -> np.ndarray:
+        """Multiplier per passage row: the date prior (when as_of is a date) times the lead-passage boost."""
+        s = self.settings
+        weight = np.where(self._lead, s.lead_boost, 1.0) if s.lead_boost != 1.0 else np.ones(len(self.ids))
+        day = _day(parse_date(as_of)) if (as_of and s.date_prior) else 0
+        if day:
+            age = day - self._published  # days from publication to the question's date
+            near = (self._published > 0) & (age <= s.date_window_before) & (age >= -s.date_window_after)
+            weight = weight * np.where(near, 1.0, s.date_penalty)
+        return weight
+
+    def _shingles_of(self, pid: int) -> frozenset[str]:
+        found = self._shingle_cache.get(pid)
+        if found is None:
+            if len(self._shingle_cache) > 50_000:
+                self._shingle_cache.clear()
+            found = self._shingle_cache[pid] = _shingles(self.store.passages[pid].text)
+        return found
+
+    # ---- rankings ---------------------------------------------------------------------------------
     def dense_ranking(self, query: str, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """(passage id, cosine) of the nearest passages, best first."""
         if not len(self.ids) or (allowed is not None and not len(allowed)):
             return []
         qvec = self.embedder.embed_query(query).reshape(1, -1)
+        return self._dense_search(qvec, depth, allowed)
+
+    def _dense_search(self, qvec: np.ndarray, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         params = None
         if allowed is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
@@ -129,48 +256,112 @@ class Retriever:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def bm25_ranking(self, query: str, depth: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        if not len(self.ids):
-            return []
-        tokens = bm25_tokens([query])[0]
-        if not tokens:
-            return []
-        scores = self._bm25_index().get_scores(tokens)
+        """(passage id, BM25 score) of the best-scoring passages, best first (no priors)."""
+        mask = None
         if allowed is not None:
             mask = np.zeros(len(self.ids), dtype=bool)
             mask[[self._row_of[int(pid)] for pid in allowed]] = True
-            scores = np.where(mask, scores, 0.0)
-        depth = min(depth, len(scores))
-        top = np.argpartition(-scores, depth - 1)[:depth]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self.ids[row]), float(scores[row])) for row in top if scores[row] > 0]
+        scores = self.bm25_scores(query, mask)
+        if scores is None:
+            return []
+        rows = _top_rows(scores, depth)
+        return [(int(self.ids[r]), float(scores[r])) for r in rows]
 
-    def retrieve(self, query: str, k: int | None = None, filters: Filters | None = None, mode: str | None = None):
-        """Top-k passages for the query, best first."""
-        k = k or self.settings.top_k
-        mode = mode or self.settings.mode
-        depth = max(self.settings.candidates, k)
-        allowed = self._allowed_ids(filters)
-        dense = self.dense_ranking(query, depth, allowed) if mode in ("dense", "hybrid") else []
-        bm25 = self.bm25_ranking(query, depth, allowed) if mode in ("bm25", "hybrid") else []
-        dense_rank = {pid: r for r, (pid, _) in enumerate(dense)}
-        bm25_rank = {pid: r for r, (pid, _) in enumerate(bm25)}
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: Filters | None = None,
+        mode: str | None = None,
+        as_of: str | None = None,
+    ) -> list[Hit]:
+        """Top-k passages for the query, best first; as_of (or filters.as_of) is the question's date."""
+        s = self.settings
+        k = k or s.top_k
+        mode = mode or s.mode
+        depth = max(s.candidates, k)
+        if not len(self.ids):
+            return []
+        mask = self._allowed_mask(filters)
+        if mask is not None and not mask.any():
+            return []
+        if as_of is None:
+            as_of = filters.as_of if filters is not None else ""  # not `if filters`: as_of alone is falsy
+        prior = self.prior(as_of)
+
+        bm25_raw = self.bm25_scores(query, mask) if mode in ("bm25", "hybrid") else None
+        bm25_rows = _top_rows(bm25_raw * prior, depth) if bm25_raw is not None else np.zeros(0, dtype=np.int64)
+        bm25_rank = {int(r): i for i, r in enumerate(bm25_rows)}
+
+        dense_cos: dict[int, float] = {}  # row -> cosine with the query
+        dense_rank: dict[int, int] = {}
+        qvec = None
+        if mode in ("dense", "hybrid"):
+            qvec = self.embedder.embed_query(query).reshape(1, -1).astype(np.float32)
+            allowed = self.ids[mask] if mask is not None else None
+            found = [(self._row_of[pid], cos) for pid, cos in self._dense_search(qvec, depth, allowed)]
+            dense_cos = dict(found)
+            ordered = sorted(found, key=lambda rc: -rc[1] * prior[rc[0]])
+            dense_rank = {row: i for i, (row, _) in enumerate(ordered)}
+
         if mode == "dense":
-            fused = {pid: s for pid, s in dense}
+            fused = {row: cos * prior[row] for row, cos in dense_cos.items()}
         elif mode == "bm25":
-            fused = {pid: s for pid, s in bm25}
-        else:
+            fused = {int(r): float(bm25_raw[r] * prior[r]) for r in bm25_rows}
+        elif s.fusion == "rrf":
             fused = {}
-            for weight, ranking in ((self.settings.dense_weight, dense), (self.settings.bm25_weight, bm25)):
-                for rank, (pid, _) in enumerate(ranking):
-                    fused[pid] = fused.get(pid, 0.0) + weight / (self.settings.rrf_k + rank + 1)
-        best = sorted(fused, key=lambda pid: -fused[pid])[:k]
-        return [
-            Hit(
-                self.store.passages[pid],
-                self._article(pid),
-                fused[pid],
-                dense_rank.get(pid),
-                bm25_rank.get(pid),
+            for weight, ranks in ((s.dense_weight, dense_rank), (s.bm25_weight, bm25_rank)):
+                for row, rank in ranks.items():
+                    fused[row] = fused.get(row, 0.0) + weight / (s.rrf_k + rank + 1)
+        else:
+            fused = self._score_fusion(bm25_raw, bm25_rows, dense_cos, qvec, prior)
+
+        order = sorted(fused, key=lambda row: -fused[row])
+        hits: list[Hit] = []
+        kept: list[frozenset[str]] = []
+        for row in order:
+            pid = int(self.ids[row])
+            if s.dedup:
+                shingles = self._shingles_of(pid)
+                if any(near_duplicate(shingles, other, s.dedup_threshold) for other in kept):
+                    continue
+                kept.append(shingles)
+            hits.append(
+                Hit(self.store.passages[pid], self._article(pid), fused[row], dense_rank.get(row), bm25_rank.get(row))
             )
-            for pid in best
-        ]
+            if len(hits) >= k:
+                break
+        return hits
+
+    def _score_fusion(self, bm25_raw, bm25_rows, dense_cos: dict[int, float], qvec, prior) -> dict[int, float]:
+        """(bm25_weight * BM25/best BM25 + dense_weight * cosine) * prior over the union of both candidate lists.
+
+        Both scores are exact for every candidate: BM25 is scored for all passages anyway, and the cosine of a
+        passage only BM25 found is computed from its stored vector.
+        """
+        s = self.settings
+        rows = sorted(set(int(r) for r in bm25_rows) | set(dense_cos))
+        if not rows:
+            return {}
+        missing = [r for r in rows if r not in dense_cos]
+        if missing and qvec is not None and s.dense_weight:
+            vectors = self.store.vectors_for([int(self.ids[r]) for r in missing])
+            for r, cos in zip(missing, vectors @ qvec[0], strict=True):
+                dense_cos[r] = float(cos)
+        rows_arr = np.array(rows)
+        b = bm25_raw[rows_arr] if bm25_raw is not None else np.zeros(len(rows))
+        best = b.max() if len(b) else 0.0
+        b = b / best if best > 0 else b
+        d = np.array([dense_cos.get(r, 0.0) for r in rows])
+        fused = (s.bm25_weight * b + s.dense_weight * d) * prior[rows_arr]
+        return {r: float(f) for r, f in zip(rows, fused, strict=True)}
+
+
+def _top_rows(scores: np.ndarray, depth: int) -> np.ndarray:
+    """Rows of the `depth` highest positive scores, best first (ties in row order)."""
+    depth = min(depth, len(scores))
+    if depth <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = np.argpartition(-scores, depth - 1)[:depth]
+    top = top[np.lexsort((top, -scores[top]))]
+    return top[scores[top] > 0]

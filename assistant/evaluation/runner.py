@@ -19,6 +19,7 @@ from assistant.evaluation.questions import EvalQuestion, EvalSet
 from assistant.evaluation.scoring import RETRIEVAL_DEPTH, aggregate, by_tag, score_question
 from assistant.followup import rewrite_followup
 from assistant.pipeline import Assistant, Progress
+from assistant.retrieval import Filters
 from assistant.settings import Settings
 
 MODES = ("dense", "bm25", "hybrid")
@@ -57,15 +58,17 @@ def resolve_modes(mode: str | None, settings: Settings) -> list[str]:
 def _ask(assistant: Assistant, q: EvalQuestion, mode: str, k: int) -> dict:
     """Ask one question and retrieve RETRIEVAL_DEPTH passages for the ranking metrics; score both."""
     answer, error = None, ""
+    filters = Filters(as_of=q.asked_on)  # a benchmark question's date: articles published near it rank higher
     try:
-        answer = assistant.ask(q.question, history=q.history)
+        answer = assistant.ask(q.question, history=q.history, filters=filters)
         query = answer.standalone_question
     except AssistantError as exc:
         error, query = str(exc), rewrite_followup(q.question, q.history)
     ranked = []
     # The ranking is fetched separately at depth 10; the answer itself is built from the default k passages.
     with contextlib.suppress(AssistantError):
-        ranked = assistant.retriever.retrieve(query, k=RETRIEVAL_DEPTH, mode=mode) if query.strip() else []
+        if query.strip():
+            ranked = assistant.retriever.retrieve(query, k=RETRIEVAL_DEPTH, filters=filters, mode=mode)
     store = assistant.store
 
     def article_text(article_id: str) -> str | None:

@@ -1,0 +1,210 @@
+"""Each retrieval and embedding option does what its setting says: real embedder, real FAISS, tiny corpora."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.embedding import Embedder
+from assistant.pipeline import Assistant
+from assistant.retrieval import Filters, passage_search_text
+from assistant.settings import EmbeddingSettings, Settings
+
+STORM = (
+    "A powerful storm flooded the coastal town of Marlow on Tuesday. Emergency crews evacuated four hundred "
+    "residents from the harbour district as the river rose. The mayor said the flood barrier failed overnight."
+)
+BUDGET = (
+    "The city council approved the school budget on Monday after a long debate. Teachers welcomed the extra "
+    "money for classrooms, while parents asked for more buses."
+)
+
+
+def write_corpus(folder: Path, records: list[dict]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "articles.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return folder
+
+
+def make_assistant(tmp_path: Path, embedder: Embedder, records: list[dict], **passages) -> Assistant:
+    settings = Settings()
+    settings.index.dir = tmp_path / "index"
+    for name, value in passages.items():
+        setattr(settings.passages, name, value)
+    assistant = Assistant(settings, embedder)
+    assistant.ingest([write_corpus(tmp_path / "corpus", records)])
+    return assistant
+
+
+@pytest.fixture
+def twin_storms(tmp_path, embedder) -> Assistant:
+    """Two reports of the same storm with the same text, one published in March and one in September."""
+    records = [
+        {"title": "Storm floods Marlow", "text": STORM, "source": "early.example", "published": "2022-03-01"},
+        {"title": "Storm floods Marlow again", "text": STORM, "source": "late.example", "published": "2022-09-01"},
+        {"title": "Council passes school budget", "text": BUDGET, "source": "city.example", "published": "2022-06-01"},
+    ]
+    return make_assistant(tmp_path, embedder, records)
+
+
+def sources(hits) -> list[str]:
+    return [h.article.source for h in hits]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_date_prior_prefers_the_article_published_near_the_question_date(twin_storms, mode):
+    settings = twin_storms.settings.retrieval
+    settings.dedup = False  # the two reports are copies: keep both to see their order
+    retriever = twin_storms.retriever
+    question = "Which town did the storm flood?"
+    in_march = retriever.retrieve(question, k=2, mode=mode, filters=Filters(as_of="2022-03-03"))
+    in_september = retriever.retrieve(question, k=2, mode=mode, filters=Filters(as_of="2022-09-02"))
+    assert sources(in_march) == ["early.example", "late.example"]
+    assert sources(in_september) == ["late.example", "early.example"]
+    # The prior prefers, it does not exclude: both reports are still found, and as_of is not a filter.
+    assert not Filters(as_of="2022-03-03")
+    # The retrieve() argument does the same as the filter field.
+    assert sources(retriever.retrieve(question, k=2, mode=mode, as_of="2022-09-02")) == sources(in_september)
+
+
+def test_date_prior_off_ignores_the_question_date(twin_storms):
+    twin_storms.settings.retrieval.dedup = False
+    twin_storms.settings.retrieval.date_prior = False
+    retriever = twin_storms.retriever
+    question = "Which town did the storm flood?"
+    march = retriever.retrieve(question, k=2, mode="bm25", as_of="2022-03-03")
+    september = retriever.retrieve(question, k=2, mode="bm25", as_of="2022-09-02")
+    assert [h.score for h in march] == [h.score for h in september]
+    assert sources(march) == sources(september)
+
+
+def test_date_prior_window_and_penalty(twin_storms):
+    settings = twin_storms.settings.retrieval
+    retriever = twin_storms.retriever
+    lead = settings.lead_boost
+    prior = dict(zip(retriever._source, retriever.prior("2022-03-05"), strict=True))  # 4 days after March 1
+    assert prior["early.example"] == pytest.approx(lead)
+    assert prior["late.example"] == pytest.approx(lead * settings.date_penalty)
+    settings.date_window_before = 3  # now March 1 is outside the window
+    assert dict(zip(retriever._source, retriever.prior("2022-03-05"), strict=True))["early.example"] == pytest.approx(
+        lead * settings.date_penalty
+    )
+    assert np.allclose(retriever.prior(""), lead)  # no date, no date prior
+
+
+def test_dedup_drops_wire_copies(twin_storms):
+    retriever = twin_storms.retriever
+    question = "Which town did the storm flood?"
+    twin_storms.settings.retrieval.dedup = True
+    deduped = retriever.retrieve(question, k=2, mode="hybrid")
+    assert len(deduped) == 2 and deduped[0].passage.text == STORM and deduped[1].passage.text == BUDGET
+    twin_storms.settings.retrieval.dedup = False
+    both = retriever.retrieve(question, k=2, mode="hybrid")
+    assert [h.passage.text for h in both] == [STORM, STORM]
+
+
+def test_fusion_weights_and_kinds(twin_storms):
+    settings = twin_storms.settings.retrieval
+    settings.dedup = False
+    retriever = twin_storms.retriever
+    question = "council vote on money for schools"
+    dense = retriever.retrieve(question, k=3, mode="dense")
+    bm25 = retriever.retrieve(question, k=3, mode="bm25")
+    for fusion in ("score", "rrf"):
+        settings.fusion = fusion
+        settings.dense_weight, settings.bm25_weight = 1.0, 0.0
+        only_dense = retriever.retrieve(question, k=3, mode="hybrid")
+        assert [h.passage.id for h in only_dense] == [h.passage.id for h in dense]
+        settings.dense_weight, settings.bm25_weight = 0.0, 1.0
+        only_bm25 = retriever.retrieve(question, k=len(bm25), mode="hybrid")
+        assert [h.passage.id for h in only_bm25] == [h.passage.id for h in bm25]
+    settings.fusion, settings.dense_weight, settings.bm25_weight = "score", 0.5, 1.0
+    fused = retriever.retrieve(question, k=3, mode="hybrid")
+    assert fused[0].article.source == "city.example"
+    assert fused[0].bm25_rank == 0 and fused[0].dense_rank == 0
+    # score fusion: (1.0 x BM25/best BM25 + 0.5 x cosine) x prior, exactly; the top passage has the best BM25
+    top = fused[0]
+    embedder = twin_storms.embedder
+    passage_vector = embedder.embed([passage_search_text(top.passage, top.article, True)])[0]
+    cosine = float(embedder.embed_query(question) @ passage_vector)
+    assert top.score == pytest.approx((1.0 + 0.5 * cosine) * settings.lead_boost, rel=1e-4)
+
+
+def test_lead_boost_lifts_the_first_passage(tmp_path, embedder):
+    # Small passages: the article splits into several; the third passage matches the question a little better.
+    text = (
+        "The harbour festival returns to Marlow this summer. "
+        "Organisers expect large crowds at the waterfront on the opening weekend. "
+        "Food stalls and music stages will line the promenade for the whole week. "
+        "Tickets for the harbour festival go on sale on Friday, and harbour festival passes cost twenty pounds."
+    )
+    other = {"title": "Council passes school budget", "text": BUDGET, "source": "city", "published": "2022-06-01"}
+    records = [{"title": "Summer in Marlow", "text": text, "source": "town", "published": "2022-05-01"}, other]
+    assistant = make_assistant(tmp_path, embedder, records, max_tokens=40, overlap_sentences=0)
+    settings = assistant.settings.retrieval
+    retriever = assistant.retriever
+    festival = next(a.id for a in assistant.store.articles.values() if a.source == "town")
+    assert sum(1 for p in assistant.store.passages.values() if p.article_id == festival) >= 3
+    settings.lead_boost = 1.0
+    plain = retriever.retrieve("harbour festival tickets", k=1, mode="bm25")[0]
+    assert plain.passage.start > 0
+    settings.lead_boost = 3.0
+    boosted = retriever.retrieve("harbour festival tickets", k=1, mode="bm25")[0]
+    assert boosted.passage.start == 0
+
+
+def test_bm25_parameters_reach_the_index(twin_storms):
+    settings = twin_storms.settings.retrieval
+    settings.bm25_k1, settings.bm25_b = 0.9, 0.4
+    retriever = twin_storms.retriever
+    index = retriever._bm25_index()
+    assert (index.k1, index.b) == (0.9, 0.4)
+    assert retriever.bm25_build_seconds > 0
+
+
+def test_token_counts_match_the_tokenizer(embedder):
+    texts = ["Zelensky's 2022 speech", "naïve café — “quoted”", "", STORM]
+    expected = [len(ids) for ids in embedder.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    assert embedder.count_tokens(texts) == expected
+    assert embedder.count_tokens(texts) == expected  # the second time from the cache
+
+
+SENTENCES = [
+    "What did the central bank decide about interest rates this week?",
+    "Emergency crews evacuated four hundred residents from the harbour district as the river rose.",
+    "Ukraine",
+    STORM + " " + BUDGET,
+]
+
+
+@pytest.mark.parametrize(("backend", "floor"), [("onnx", 0.999), ("onnx-int8", 0.98)])
+def test_onnx_backends_agree_with_torch(embedder, backend, floor):
+    pytest.importorskip("onnxruntime", reason="embedding.backend=onnx needs onnxruntime (pip install onnxruntime)")
+    pytest.importorskip("onnx", reason="exporting to ONNX needs the onnx package (pip install onnx)")
+    other = Embedder(EmbeddingSettings(backend=backend))
+    assert (other.dimension, other.max_tokens) == (embedder.dimension, embedder.max_tokens)
+    reference = embedder.embed(SENTENCES)
+    vectors = other.embed(SENTENCES)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    cosines = (reference * vectors).sum(axis=1)
+    assert cosines.min() >= floor, cosines
+    assert cosines.mean() >= 0.99, cosines
+    assert other.count_tokens(SENTENCES) == embedder.count_tokens(SENTENCES)
+
+
+def test_onnx_export_is_cached(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from assistant.embedding import onnx_files, resolve_model_path
+
+    cache = Path(os.path.expanduser(str(EmbeddingSettings().onnx_cache)))
+    model_dir = Path(resolve_model_path(EmbeddingSettings().model))
+    first = onnx_files(model_dir, cache)
+    stamps = {name: path.stat().st_mtime_ns for name, path in first.items()}
+    again = onnx_files(model_dir, cache)
+    assert again == first and {n: p.stat().st_mtime_ns for n, p in again.items()} == stamps

@@ -468,7 +468,8 @@ def build_app(assistant: Assistant, settings: Settings, notice: str = "") -> gr.
         # The page may open long after an `assistant ingest` elsewhere: re-read the sources each time.
         return gr.update(choices=_safe_sources()), " ".join(filter(None, [notice, index_status(assistant)]))
 
-    with gr.Blocks(title="News assistant", analytics_enabled=False) as demo:
+    # Upload copies live in Gradio's temporary folder only until ingested: clear them hourly.
+    with gr.Blocks(title="News assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## Ask your news articles\nEvery answer cites the sentences it rests on; click a [n] marker.")
         status = gr.Markdown(elem_id="index-status")  # filled on page load
         history = gr.State([])
@@ -565,6 +566,7 @@ def launch(
         auth=auth,
         share=False,
         max_file_size=int(chat.max_upload_mb * 1e6),
+        state_session_capacity=chat.session_capacity,
         blocked_paths=sorted(blocked),
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,

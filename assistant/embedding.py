@@ -121,9 +121,10 @@ class Embedder:
             return []
         cache = self._counts
         todo = list({t for t in texts if t not in cache})
+        if todo and len(cache) + len(todo) > _COUNT_CACHE_MAX:
+            cache.clear()  # then every text of this call is counted again, not only the new ones
+            todo = list(set(texts))
         if todo:
-            if len(cache) + len(todo) > _COUNT_CACHE_MAX:
-                cache.clear()
             for text, n in zip(todo, self._count(todo), strict=True):
                 cache[text] = n
         return [cache[t] for t in texts]

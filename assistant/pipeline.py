@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import faiss
+
 from assistant.answer import Answer, ExtractiveAnswerer
 from assistant.embedding import Embedder
 from assistant.errors import AssistantError, IndexProblemError, LLMError, QuestionError
@@ -86,7 +88,9 @@ class Assistant:
         s = self.settings.index
         for attempt in range(3):
             try:
-                return PassageStore.open(s.dir, self.embedder.name, self.embedder.dimension, s.kind, s.hnsw_m)
+                return PassageStore.open(
+                    s.dir, self.embedder.name, self.embedder.dimension, s.kind, s.hnsw_m, s.hnsw_ef_construction
+                )
             except IndexProblemError:
                 # A writer may have saved twice while we were reading, deleting the generation we had opened:
                 # that is not damage, so try the new one; a real fault fails the same way every time.
@@ -110,8 +114,8 @@ class Assistant:
             self._retriever = Retriever(
                 store, self.embedder, self.settings.retrieval, self.settings.passages.title_prefix
             )
-            if store.kind == "hnsw":
-                store.faiss.index.hnsw.efSearch = self.settings.index.hnsw_ef_search
+            if store.kind == "hnsw":  # the IndexIDMap2 wrapper hands out a generic Index: downcast to reach .hnsw
+                faiss.downcast_index(store.faiss.index).hnsw.efSearch = self.settings.index.hnsw_ef_search
         return self._retriever
 
     # ---- ingestion ---------------------------------------------------------------------------------

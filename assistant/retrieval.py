@@ -83,6 +83,19 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
     return out
 
 
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'(]?[A-Z0-9])")
+
+
+def question_focus(query: str) -> str:
+    """The sentence that asks, when a question first sets the scene: "X died Sunday. Which role did she play?"
+
+    The scene-setting sentences find the story; the asking sentence's words are the ones the answer passage
+    shares, so BM25 counts them once more (retrieval.focus_weight). '' for a one-sentence question.
+    """
+    sentences = [p for p in _SENTENCE_BREAK.split(query.strip()) if p.strip()]
+    return sentences[-1] if len(sentences) > 1 else ""
+
+
 def _day(iso: str) -> int:
     """Proleptic ordinal of an ISO date, 0 when empty or not a date."""
     try:
@@ -197,7 +210,11 @@ class Retriever:
         tokens = bm25_tokens([query])[0]
         if not tokens or not len(self.ids):
             return None
-        scores = np.asarray(self._bm25_index().get_scores(tokens), dtype=np.float64)
+        bm25 = self._bm25_index()
+        scores = np.asarray(bm25.get_scores(tokens), dtype=np.float64)
+        focus = bm25_tokens([question_focus(query)])[0] if self.settings.focus_weight else []
+        if focus:
+            scores += self.settings.focus_weight * np.asarray(bm25.get_scores(focus), dtype=np.float64)
         return np.where(mask, scores, 0.0) if mask is not None else scores
 
     # ---- helpers ----------------------------------------------------------------------------------

@@ -117,12 +117,21 @@ class WriteLock:
 class PassageStore:
     """In-memory view of one index generation: articles, passages, statements and the FAISS index."""
 
-    def __init__(self, directory: Path, embedder_name: str, dimension: int, kind: str = "flat", hnsw_m: int = 32):
+    def __init__(
+        self,
+        directory: Path,
+        embedder_name: str,
+        dimension: int,
+        kind: str = "flat",
+        hnsw_m: int = 32,
+        hnsw_ef_construction: int = 80,
+    ):
         self.directory = Path(directory)
         self.embedder_name = embedder_name
         self.dimension = dimension
         self.kind = kind
         self.hnsw_m = hnsw_m
+        self.hnsw_ef_construction = hnsw_ef_construction
         self.articles: dict[str, Article] = {}
         self.passages: dict[int, Passage] = {}
         self.statements: dict[str, list[dict]] = {}  # article id -> statements (see quotes.py)
@@ -134,6 +143,7 @@ class PassageStore:
     def _new_faiss(self) -> faiss.Index:
         if self.kind == "hnsw":
             base = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            base.hnsw.efConstruction = self.hnsw_ef_construction
         else:
             base = faiss.IndexFlatIP(self.dimension)
         return faiss.IndexIDMap2(base)
@@ -147,10 +157,16 @@ class PassageStore:
     # ---- reading -----------------------------------------------------------------------------------
     @classmethod
     def open(
-        cls, directory: Path, embedder_name: str, dimension: int, kind: str = "flat", hnsw_m: int = 32
+        cls,
+        directory: Path,
+        embedder_name: str,
+        dimension: int,
+        kind: str = "flat",
+        hnsw_m: int = 32,
+        hnsw_ef_construction: int = 80,
     ) -> PassageStore:
         """Load the current generation; an absent index opens empty, a damaged one raises IndexProblemError."""
-        store = cls(directory, embedder_name, dimension, kind, hnsw_m)
+        store = cls(directory, embedder_name, dimension, kind, hnsw_m, hnsw_ef_construction)
         manifest = store.read_manifest()
         if manifest is None:
             return store

@@ -9,7 +9,8 @@ from assistant.answer import ABSTAIN_ANSWER
 from assistant.errors import LLMError
 from assistant.pipeline import Assistant
 
-QUESTION = "What happened to the sanctions in the Washington talks?"  # not a speaker question: plain retrieval
+# Not a "what did X say" question: plain retrieval.
+QUESTION = "Did Dmitriev ask for relief from Western sanctions in the Washington talks?"
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -132,7 +133,8 @@ def test_fusion_weights_and_kinds(twin_storms):
     embedder = twin_storms.embedder
     passage_vector = embedder.embed([passage_search_text(top.passage, top.article, True)])[0]
     cosine = float(embedder.embed_query(question) @ passage_vector)
-    assert top.score == pytest.approx((1.0 + 0.5 * cosine) * settings.lead_boost, rel=1e-4)
+    # (int8 activations are quantized per batch, so a vector varies by ~1e-3 with the texts embedded beside it)
+    assert top.score == pytest.approx((1.0 + 0.5 * cosine) * settings.lead_boost, rel=2e-3)
 
 
 def test_lead_boost_lifts_the_first_passage(tmp_path, embedder):
@@ -183,9 +185,8 @@ SENTENCES = [
 
 
 @pytest.mark.parametrize(("backend", "floor"), [("onnx", 0.999), ("onnx-int8", 0.98)])
-def test_onnx_backends_agree_with_torch(embedder, backend, floor):
-    pytest.importorskip("onnxruntime", reason="embedding.backend=onnx needs onnxruntime (pip install onnxruntime)")
-    pytest.importorskip("onnx", reason="exporting to ONNX needs the onnx package (pip install onnx)")
+def test_onnx_backends_agree_with_torch(backend, floor):
+    embedder = Embedder(EmbeddingSettings(backend="torch"))
     other = Embedder(EmbeddingSettings(backend=backend))
     assert (other.dimension, other.max_tokens) == (embedder.dimension, embedder.max_tokens)
     reference = embedder.embed(SENTENCES)
@@ -198,8 +199,6 @@ def test_onnx_backends_agree_with_torch(embedder, backend, floor):
 
 
 def test_onnx_export_is_cached(tmp_path):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnx")
     from assistant.embedding import onnx_files, resolve_model_path
 
     cache = Path(os.path.expanduser(str(EmbeddingSettings().onnx_cache)))
@@ -208,3 +207,74 @@ def test_onnx_export_is_cached(tmp_path):
     stamps = {name: path.stat().st_mtime_ns for name, path in first.items()}
     again = onnx_files(model_dir, cache)
     assert again == first and {n: p.stat().st_mtime_ns for n, p in again.items()} == stamps
+
+
+def test_token_counts_survive_the_count_cache_filling_up(embedder, monkeypatch):
+    import assistant.embedding
+
+    monkeypatch.setattr(assistant.embedding, "_COUNT_CACHE_MAX", 3)
+    embedder._counts.clear()
+    first = embedder.count_tokens(["one two", "three"])
+    # Two known texts and two new ones overflow the cache: all four must still be counted.
+    both = embedder.count_tokens(["one two", "three", "four five six", "seven"])
+    assert both[:2] == first and both[2:] == embedder._count(["four five six", "seven"])
+
+
+def test_question_focus_is_the_asking_sentence_of_a_scene_setting_question():
+    from assistant.retrieval import question_focus
+
+    assert question_focus("Nichelle Nichols died Sunday. Which character did she play?") == (
+        "Which character did she play?"
+    )
+    assert question_focus("Which character did Nichelle Nichols play?") == ""
+
+
+def test_focus_weight_ranks_the_passage_answering_the_asking_sentence_first(tmp_path, embedder):
+    records = [
+        {
+            "title": "Actress dies",
+            "text": "Nichelle Nichols died on Sunday at home, her son said. "
+            "Nichelle Nichols, who died on Sunday, was 89.",
+            "published": "2022-07-31",
+        },
+        {
+            "title": "A career in space",
+            "text": "Nichols played Uhura in the series Star Trek for three seasons, her son said.",
+            "published": "2022-07-31",
+        },
+    ]
+    assistant = make_assistant(tmp_path, embedder, records)
+    question = "Nichelle Nichols died Sunday. Which Star Trek character did she play?"
+    settings = assistant.settings.retrieval
+    settings.lead_boost = 1.0  # both are lead passages; keep the comparison to the focus alone
+
+    def first(weight: float) -> str:
+        settings.focus_weight = weight
+        return assistant.retriever.retrieve(question, k=2, mode="bm25")[0].article.title
+
+    assert first(0.0) == "Actress dies"
+    assert first(1.0) == "A career in space"
+
+
+def test_hnsw_index_finds_what_flat_finds_and_survives_remove_and_reload(tmp_path, embedder):
+    records = [
+        {"title": "Storm floods Marlow", "text": STORM, "source": "a.example", "published": "2022-03-01"},
+        {"title": "Council passes school budget", "text": BUDGET, "source": "b.example", "published": "2022-06-01"},
+    ]
+    corpus = write_corpus(tmp_path / "corpus", records)
+    found = {}
+    for kind in ("flat", "hnsw"):
+        settings = Settings()
+        settings.index.dir, settings.index.kind = tmp_path / f"index-{kind}", kind
+        Assistant(settings, embedder).ingest([corpus])
+        reopened = Assistant(settings, embedder)  # the HNSW graph is read back from disk
+        base = faiss.downcast_index(reopened.store.faiss.index)
+        assert type(base).__name__ == ("IndexHNSWFlat" if kind == "hnsw" else "IndexFlatIP")
+        hits = reopened.retriever.retrieve("Which river flooded the harbour?", k=2, mode="dense")
+        found[kind] = [(h.article.title, round(h.score, 4)) for h in hits]
+        if kind == "hnsw":
+            (storm,) = [a for a in reopened.articles() if a.title == "Storm floods Marlow"]
+            reopened.remove([storm.id])  # HNSW cannot delete in place: the graph is rebuilt without it
+            after = Assistant(settings, embedder).retriever.retrieve("Which river flooded the harbour?", mode="dense")
+            assert [h.article.title for h in after] == ["Council passes school budget"]
+    assert found["hnsw"] == found["flat"] and found["flat"][0][0] == "Storm floods Marlow"

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from importlib import metadata
 from pathlib import Path
 
@@ -35,6 +36,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# On CPU, bigger batches only add padding: onnxruntime runs fastest with (nearly) one text at a time.
+BEST_BATCH_SIZE = {"torch": 4, "onnx": 2, "onnx-int8": 2}
 ONNX_EXPORT_VERSION = 1  # bump when the export recipe below changes, so cached files are made again
 _COUNT_CACHE_MAX = 100_000  # token counts remembered (passages.split_article asks twice for each sentence)
 
@@ -106,9 +109,11 @@ class Embedder:
         files = onnx_files(model_dir, Path(self.settings.onnx_cache).expanduser())
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self.settings.threads:
-            options.intra_op_num_threads = self.settings.threads
-            options.inter_op_num_threads = 1
+        # Small batches parallelise badly inside one run: instead, each CPU core runs its own batches on one
+        # thread (84.6 passages/s on 2 cores, against 77.7 for one run on both cores).
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self._streams = self.settings.threads or os.cpu_count() or 1
         model_file = files["int8"] if self.backend == "onnx-int8" else files["fp32"]
         self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self._session.get_inputs()]
@@ -141,16 +146,36 @@ class Embedder:
         """Normalised vectors, one row per text; progress(n) is called after each batch of n texts."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        size = self.settings.batch_size
+        size = self.settings.batch_size or BEST_BATCH_SIZE[self.backend]
         # Sorting by length keeps padding (wasted work) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for b in range(0, len(order), size):
-            batch = order[b : b + size]
+        batches = [order[b : b + size] for b in range(0, len(order), size)]
+        if self._session is not None and self._streams > 1 and len(batches) > 1:
+            # Tokenized here (a fast tokenizer must not be used from two threads), run on one thread per core.
+            with ThreadPoolExecutor(self._streams) as pool:
+                running = {pool.submit(self._run_onnx, *self._onnx_feeds([texts[i] for i in b])): b for b in batches}
+                for done in as_completed(running):
+                    out[running[done]] = done.result()
+                    if progress:
+                        progress(len(running[done]))
+            return out
+        for batch in batches:
             out[batch] = self._embed_batch([texts[i] for i in batch])
             if progress:
                 progress(len(batch))
         return out
+
+    def _onnx_feeds(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
+        feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self._inputs}
+        return feeds, np.asarray(encoded["attention_mask"], dtype=np.float32)[..., None]
+
+    def _run_onnx(self, feeds: dict[str, np.ndarray], mask: np.ndarray) -> np.ndarray:
+        hidden = self._session.run(None, feeds)[0]
+        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # mean over real tokens
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         if self._session is None:
@@ -162,13 +187,7 @@ class Embedder:
                 show_progress_bar=False,
             )
             return vectors.astype(np.float32, copy=False)
-        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np")
-        feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self._inputs}
-        hidden = self._session.run(None, feeds)[0]
-        mask = np.asarray(encoded["attention_mask"], dtype=np.float32)[..., None]
-        pooled = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)  # mean over real tokens
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return self._run_onnx(*self._onnx_feeds(texts))
 
     def embed_query(self, text: str) -> np.ndarray:
         """One normalised vector for a question."""

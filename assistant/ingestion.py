@@ -75,17 +75,14 @@ class FileResult:
     notes: list[str] = field(default_factory=list)  # what cleaning did, e.g. "removed 3 invisible characters"
 
 
-def clean_text(text: str) -> tuple[str, list[str]]:
-    """Normalise text for indexing; returns the text and notes on what was removed."""
-    notes = []
+def clean_text(text: str) -> tuple[str, int]:
+    """Normalise text for indexing; returns the text and how many invisible/control characters were removed."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text, removed = _INVISIBLE.subn("", text)
-    if removed:
-        notes.append(f"removed {removed} invisible/control characters")
     text = re.sub(r"[ \t\u00a0]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip(), notes
+    return text.strip(), removed
 
 
 def parse_date(value: object) -> str:
@@ -304,19 +301,22 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
         return FileResult(str(path), "failed", str(exc))
     except RecursionError:  # e.g. JSON nested 100,000 levels deep
         return FileResult(str(path), "failed", "nested too deeply to read")
-    kept = []
+    kept, removed, records_cleaned = [], 0, 0
     for article in articles:
         article.text, cleaned = clean_text(article.text)
+        removed, records_cleaned = removed + cleaned, records_cleaned + bool(cleaned)
         article.title, _ = clean_text(article.title)
         article.url, article.source = _INVISIBLE.sub("", article.url), _INVISIBLE.sub("", article.source)
         article.authors = [_INVISIBLE.sub("", a) for a in article.authors]
-        result.notes.extend(cleaned)
         if len(article.text) >= min_chars:
             article.id = content_id(article.title, article.text)  # hash of the cleaned text
             kept.append(article)
     if not kept:
         reason = "no article text" if len(articles) == 1 else f"none of {len(articles)} records has article text"
         return FileResult(str(path), "skipped", reason)
+    if removed:  # one note per file, however many records it holds
+        where = f" in {records_cleaned} of {len(articles)} records" if len(articles) > 1 else ""
+        result.notes.append(f"removed {removed} invisible/control characters{where}")
     if len(kept) < len(articles):
         result.notes.append(f"{len(articles) - len(kept)} records without text skipped")
     result.articles = kept

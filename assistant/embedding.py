@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable
@@ -258,6 +259,8 @@ def onnx_files(model_dir: Path, cache_root: Path) -> dict[str, Path]:
     with open(cache_root / ".lock", "w") as lock:  # one exporter at a time; the others wait and reuse its files
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not all(p.exists() for p in files.values()):
+            # A one-off wait of ~20 s that would otherwise look like a hang: say what it is.
+            print(f"preparing the ONNX encoder in {folder} (once per machine, about 20 s) ...", file=sys.stderr)
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_root))
             try:
                 _export(model_dir, tmp)
@@ -270,7 +273,7 @@ def onnx_files(model_dir: Path, cache_root: Path) -> dict[str, Path]:
     return files
 
 
-def _export(model_dir: Path, out: Path) -> None:
+def _export_files(model_dir: Path, out: Path) -> None:
     """torch.onnx.export of the transformer (hidden states out; pooling and normalisation are done in numpy),
     onnxruntime's BERT graph fusions, then dynamic int8 quantization with one scale per output channel."""
     import onnx
@@ -312,16 +315,23 @@ def _export(model_dir: Path, out: Path) -> None:
         opt_level=1,
     )  # fmt: skip
     fused.save_model_to_file(str(out / "model.onnx"))
-    quiet = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs a "consider pre-processing" warning
-    try:
-        quantize_dynamic(
-            str(out / "model.onnx"),
-            str(out / "model-int8.onnx"),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops have no inferred types
-        )
-    finally:
-        logging.getLogger().setLevel(quiet)
+    quantize_dynamic(
+        str(out / "model.onnx"),
+        str(out / "model-int8.onnx"),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},  # fused ops have no inferred types
+    )
     raw.unlink()
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    """_export_files, leaving the root logger as it was (the ONNX tools configure it and set it to DEBUG)."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        _export_files(model_dir, out)
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers

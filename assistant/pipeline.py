@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -196,15 +197,19 @@ class Assistant:
         texts = [passage_search_text(p, a, with_header) for a, ps in chunk for p in ps]
         todo = [i for i, t in enumerate(texts) if t not in reusable]
         vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
-        if todo:
-            vectors[todo] = self.embedder.embed([texts[i] for i in todo], progress=progress.advance)
+        # Statements are extracted beside the encoder, which leaves a core free between its batches.
+        with ThreadPoolExecutor(1) as pool:
+            statements = pool.map(self._statements, [article for article, _ in chunk])
+            if todo:
+                vectors[todo] = self.embedder.embed([texts[i] for i in todo], progress=progress.advance)
+            statements = list(statements)
         for i, text in enumerate(texts):
             if text in reusable:
                 vectors[i] = reusable[text]
         progress.advance(len(texts) - len(todo))
         row = 0
-        for article, passages in chunk:
-            store.add(article, passages, vectors[row : row + len(passages)], self._statements(article))
+        for (article, passages), found in zip(chunk, statements, strict=True):
+            store.add(article, passages, vectors[row : row + len(passages)], found)
             row += len(passages)
             report.articles_added += 1
             report.passages_added += len(passages)

@@ -140,7 +140,8 @@ _TAIL_PREPOSITIONS = _words(
 _CONNECTORS = _words("and but while whereas although though as because so")
 
 _OPENING_MARKS = {"“": "”", "«": "»", '"': '"', "‘": "’"}
-_WORD = re.compile(r"[^\W_](?:[\w\-]|[’'](?=[^\W_])|\.(?=[^\W_]))*")
+# a word (with inner hyphens, apostrophes and dots: "U.S.", "Trump’s"), or any other single visible character
+_TOKEN = re.compile(r"(?P<word>[^\W_](?:[\w\-]|[’'](?=[^\W_])|\.(?=[^\W_]))*)|\S")
 _SENTENCE_END = tuple('.!?:”"’)…')
 
 
@@ -249,31 +250,27 @@ def _units(text: str, start: int, end: int, quotes: list[_Quote]) -> list[tuple[
 def _tokenize(text: str, start: int, end: int, quote_at: dict[int, _Quote]) -> list[_Tok]:
     """Words, punctuation and whole quotations (one token each, so quoted words never act as cues)."""
     toks, i = [], start
-    while i < end:
-        if i in quote_at:
-            q = quote_at[i]
+    while (m := _TOKEN.search(text, i, end)) is not None:
+        s, i = m.span()
+        if s in quote_at:
+            q = quote_at[s]
             toks.append(_Tok("q", q.start, q.end, text[q.start : q.end]))
             i = q.end
-            continue
-        if text[i].isspace():
-            i += 1
-            continue
-        m = _WORD.match(text, i, end)
-        if m:
-            j = m.end()
-            word = m.group()
-            if j < end and text[j] == "." and _is_abbreviation(word):
-                j += 1
-            toks.append(_Tok("w", i, j, text[i:j]))
-            i = j
+        elif m.lastgroup == "word":
+            if i < end and text[i] == "." and _is_abbreviation(m.group()):
+                i += 1
+            toks.append(_Tok("w", s, i, text[s:i]))
         else:
-            toks.append(_Tok("p", i, i + 1, text[i]))
-            i += 1
+            toks.append(_Tok("p", s, i, text[s]))
     return toks
 
 
+_INITIALS = re.compile(r"(?:[A-Z]\.)+[A-Z]")
+_POSSESSIVE = ("'s", "’s")
+
+
 def _is_abbreviation(word: str) -> bool:
-    return (word + ".").lower() in _ABBREVIATIONS or re.fullmatch(r"(?:[A-Z]\.)+[A-Z]", word) is not None
+    return (word + ".").lower() in _ABBREVIATIONS or _INITIALS.fullmatch(word) is not None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -283,11 +280,11 @@ def _is_abbreviation(word: str) -> bool:
 
 def _bare(word: str) -> str:
     """Word without a possessive ending."""
-    return re.sub(r"[’']s$", "", word)
+    return word[:-2] if word.endswith(_POSSESSIVE) else word  # (called for every word: no regex)
 
 
 def _is_possessive(tok: _Tok) -> bool:
-    return tok.kind == "w" and re.search(r"[’']s$", tok.text) is not None
+    return tok.kind == "w" and tok.text.endswith(_POSSESSIVE)
 
 
 def _stem(word: str) -> str:
@@ -399,11 +396,7 @@ class _Cast:
         """
         if word not in self._near:
             near = [
-                p
-                for p in self.persons.values()
-                if len(word) >= 6
-                and p.name.split()[-1][0] == word[0]
-                and SequenceMatcher(None, p.name.split()[-1].lower(), word.lower()).ratio() >= 0.85
+                p for p in self.persons.values() if len(word) >= 6 and _near(p.name.split()[-1].lower(), word.lower())
             ]
             first = [p for p in self.persons.values() if p.name.split()[0] == word]
             self._near[word] = near or (first if len(first) == 1 else [])
@@ -1260,7 +1253,12 @@ def match_speaker(name: str, statements: Sequence[Statement]) -> str | None:
 
 
 def _near(a: str, b: str) -> bool:
-    return len(a) >= 5 and a[0] == b[0] and SequenceMatcher(None, a, b).ratio() >= 0.85
+    """One slip in a long name ("Whitkoff" for "Witkoff"): same first letter, difflib ratio >= 0.85."""
+    if len(a) < 5 or not b or a[0] != b[0]:
+        return False
+    matcher = SequenceMatcher(None, a, b)
+    # the quick ratios are upper bounds of ratio(): they rule out most pairs without the full comparison
+    return matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85
 
 
 def _match_by_role(query: list[str], statements: Sequence[Statement]) -> str | None:

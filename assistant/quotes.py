@@ -395,9 +395,10 @@ class _Cast:
         written surname first ("Xi Jinping") are met by their first word, if only one person has it.
         """
         if word not in self._near:
-            near = [
-                p for p in self.persons.values() if len(word) >= 6 and _near(p.name.split()[-1].lower(), word.lower())
-            ]
+            lower = word.lower()
+            near = (
+                [p for p in self.persons.values() if _near(p.name.split()[-1].lower(), lower)] if len(word) >= 6 else []
+            )
             first = [p for p in self.persons.values() if p.name.split()[0] == word]
             self._near[word] = near or (first if len(first) == 1 else [])
         return self._near[word]
@@ -1254,11 +1255,11 @@ def match_speaker(name: str, statements: Sequence[Statement]) -> str | None:
 
 def _near(a: str, b: str) -> bool:
     """One slip in a long name ("Whitkoff" for "Witkoff"): same first letter, difflib ratio >= 0.85."""
-    if len(a) < 5 or not b or a[0] != b[0]:
+    # ratio() is at most 2·min(len)/(len a + len b): lengths too far apart rule a pair out before any matching
+    if len(a) < 5 or not b or a[0] != b[0] or 2 * min(len(a), len(b)) < 0.85 * (len(a) + len(b)):
         return False
     matcher = SequenceMatcher(None, a, b)
-    # the quick ratios are upper bounds of ratio(): they rule out most pairs without the full comparison
-    return matcher.real_quick_ratio() >= 0.85 and matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85
+    return matcher.quick_ratio() >= 0.85 and matcher.ratio() >= 0.85  # quick_ratio() is a cheaper upper bound
 
 
 def _match_by_role(query: list[str], statements: Sequence[Statement]) -> str | None:

@@ -16,6 +16,11 @@ from assistant.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = ROOT / "data" / "sample"
 SAMPLE_ARTICLE = SAMPLE_DIR / "dmitriev-us-russia-relations-2025-04-05.txt"
+CHROMIUM = Path("/usr/bin/chromium")  # the distribution's browser: tests never download one
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -11,14 +11,9 @@ import pytest
 from assistant.chat import build_app, launch
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from tests.conftest import unavailable
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")  # the distribution's browser: tests never download one
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 EXAMPLE = "What did Dmitriev say about sanctions?"
 SANCTIONS_SENTENCE = "did not ask for relief from Western sanctions"
 

@@ -160,7 +160,7 @@ blockquote { margin: 2px 0 2px 8px; padding-left: 6px; border-left: 3px solid #c
 
 _FILTER_JS = """
 document.getElementById('only-failed').addEventListener('change', function (e) {
-  document.querySelectorAll('tr.pass').forEach(function (row) { row.hidden = e.target.checked; });
+  document.querySelectorAll('#questions tr.pass').forEach(function (row) { row.hidden = e.target.checked; });
 });
 """
 
@@ -329,8 +329,8 @@ evaluation took {results["resources"]["eval_seconds"]:.0f} s</li>
 {"".join(_plots(results))}
 <h2>Questions ({escape(primary)})</h2>
 <label><input type="checkbox" id="only-failed"> show failed questions only</label>
-<table><tr><th>id</th><th>question</th><th>answer and citations</th><th>facts</th><th>first relevant rank</th>
-<th>result</th><th>what failed</th><th>ms</th></tr>
+<table id="questions"><tr><th>id</th><th>question</th><th>answer and citations</th><th>facts</th>
+<th>first relevant rank</th><th>result</th><th>what failed</th><th>ms</th></tr>
 {_question_rows(results)}
 </table>
 <script>{_FILTER_JS}</script>

@@ -128,7 +128,7 @@ class Assistant:
         max_bytes = int(self.settings.ingest.max_file_mb * 1e6)
         with WriteLock(Path(self.settings.index.dir)):
             store = self._open_store()
-            pending: list[tuple[Article, list[Passage]]] = []
+            fresh: list[Article] = []
             reusable: dict[str, object] = {}  # passage search text -> vector of passages being replaced
             files = list(expand_paths([Path(p) for p in paths]))
             if not files:
@@ -141,7 +141,13 @@ class Assistant:
                 progress.advance(1)
                 if result.status != "ingested":
                     continue
-                self._plan_file(store, result, pending, reusable, seen_paths, report)
+                fresh += self._plan_file(store, result, reusable, seen_paths, report)
+            # Splitting counts the word pieces of every sentence: a stage of its own on big collections.
+            progress.start("splitting", len(fresh))
+            pending: list[tuple[Article, list[Passage]]] = []
+            for article in fresh:
+                pending.append((article, self._split(article)))
+                progress.advance(1)
             total = sum(len(p) for _, p in pending)
             progress.start("embedding", total)
             for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
@@ -153,8 +159,9 @@ class Assistant:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _plan_file(self, store, result: FileResult, pending, reusable, seen_paths, report) -> None:
-        """Decide per article: unchanged, duplicate, or new (replacing what the same file held before)."""
+    def _plan_file(self, store, result: FileResult, reusable, seen_paths, report) -> list[Article]:
+        """Decide per article: unchanged, duplicate, or new (replacing what the same file held before); returns
+        the new articles."""
         new_ids = {a.id for a in result.articles}
         old_ids = {aid for aid in store.article_ids_for_path(result.path) if aid not in new_ids}
         if old_ids:  # a changed file: its old articles go, but their vectors can be reused
@@ -179,16 +186,11 @@ class Assistant:
         if not fresh:
             result.status = "skipped" if duplicates else "unchanged"
             result.reason = f"duplicate of {duplicates[0]}" if duplicates else ""
-            return
-        for article in fresh:
-            passages = split_article(
-                article,
-                self.embedder.count_tokens,
-                self.settings.passages.max_tokens,
-                self.settings.passages.overlap_sentences,
-                self.settings.passages.title_prefix,
-            )
-            pending.append((article, passages))
+        return fresh
+
+    def _split(self, article: Article) -> list[Passage]:
+        p = self.settings.passages
+        return split_article(article, self.embedder.count_tokens, p.max_tokens, p.overlap_sentences, p.title_prefix)
 
     def _embed_and_add(self, store, chunk, reusable, report, progress: Progress) -> None:
         import numpy as np

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from assistant.errors import AssistantError, IndexLockedError, IndexProblemError
-from assistant.pipeline import Assistant
+from assistant.pipeline import Assistant, Progress
 from assistant.settings import Settings
 from assistant.store import WriteLock
 from tests.conftest import SAMPLE_ARTICLE, make_settings
@@ -37,6 +37,18 @@ def test_reingest_unchanged_costs_nothing(new_assistant, corpus):
     again = assistant.ingest([corpus])
     assert again.count("unchanged") == 2
     assert again.articles_added == 0 and again.passages_embedded == 0
+
+
+def test_progress_reports_each_stage_to_its_total(new_assistant, corpus):
+    stages: list[list] = []  # [label, total, advanced]
+    hooks = Progress(
+        lambda label, total: stages.append([label, total, 0]), lambda n: stages[-1].__setitem__(2, stages[-1][2] + n)
+    )
+    report = new_assistant().ingest([corpus], hooks)
+    assert [s[0] for s in stages] == ["reading", "splitting", "embedding"]
+    assert stages[0][1:] == [2, 2]  # files
+    assert stages[1][1:] == [2, 2]  # articles
+    assert stages[2][1:] == [report.passages_added, report.passages_added]
 
 
 def test_changed_file_replaces_its_passages_and_reuses_vectors(new_assistant, corpus):

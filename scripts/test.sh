@@ -13,10 +13,10 @@ test -d .venv || python3 -m venv .venv
 
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    echo "installing Debian's chromium for the browser test..."
+    echo "installing Debian's chromium for the browser tests..."
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
-    echo "note: Debian's chromium is not installed (sudo apt-get install chromium); the browser test will skip"
+    echo "note: Debian's chromium is not installed (sudo apt-get install chromium); the browser tests will skip"
   fi
 fi
 

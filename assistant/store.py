@@ -49,12 +49,10 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in blocks."""
     with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -182,7 +180,7 @@ class PassageStore:
             path = gen_dir / name
             if not path.exists():
                 raise IndexProblemError(f"index file {path} is missing; the index is damaged (re-ingest)")
-            if _sha256(path) != manifest["files"][name]:
+            if file_sha256(path) != manifest["files"][name]:
                 raise IndexProblemError(
                     f"index file {path} is damaged (its checksum does not match the manifest); "
                     "re-ingest the articles into a new index"
@@ -295,7 +293,7 @@ class PassageStore:
                 "statements": sum(len(v) for v in self.statements.values()),
             },
             "next_passage_id": self.next_id,
-            "files": {name: _sha256(gen_dir / name) for name in FILES},
+            "files": {name: file_sha256(gen_dir / name) for name in FILES},
         }
         manifest["manifest_sha256"] = _manifest_checksum(manifest)
         tmp_manifest = self.directory / f".{MANIFEST}.tmp"

@@ -13,7 +13,7 @@ from assistant.errors import AssistantError
 from assistant.ingestion import expand_paths
 from assistant.pipeline import Assistant, Progress
 from assistant.settings import Settings
-from assistant.store import FORMAT_VERSION, WriteLock
+from assistant.store import FORMAT_VERSION, WriteLock, file_sha256
 
 META = "eval-index.json"  # written beside the index's manifest once a build has finished
 # Code that shapes an index beyond the settings. A change of the passage code is only reported (re-embedding a
@@ -34,14 +34,6 @@ class IndexInfo:
     articles: int = 0
     passages: int = 0
     notes: list[str] = field(default_factory=list)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def code_fingerprint(names: tuple[str, ...]) -> str:
@@ -85,7 +77,7 @@ def index_key(corpus: list[Path], settings: Settings) -> str:
     for root in corpus:
         for path in expand_paths([root]):
             name = path.relative_to(root).as_posix() if root.is_dir() else path.name
-            files.append([name, _file_sha256(path)])
+            files.append([name, file_sha256(path)])
     body = json.dumps({"files": files, "settings": shaping_settings(settings)}, sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()[:12]
 

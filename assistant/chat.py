@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import socket
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -421,6 +422,8 @@ def upload(
     if copies:
         try:
             report = assistant.ingest(copies, _progress_hooks(progress))
+            if report.articles_added or report.articles_removed:
+                warm_up_in_background(assistant)  # the new generation gets its own BM25 ranking
         except AssistantError as exc:
             return render_notice(str(exc))
         except OSError as exc:
@@ -588,4 +591,12 @@ def serve(settings: Settings, log: Callable[[str], None] = print) -> None:
     check_bind(settings.chat.host, auth)
     assistant = Assistant(settings)
     notice = ensure_index(assistant, log)
+    warm_up_in_background(assistant)
     launch(build_app(assistant, settings, notice), settings, auth)
+
+
+def warm_up_in_background(assistant: Assistant) -> threading.Thread:
+    """Build the BM25 ranking (seconds on a large index) while the page loads, not on the first question."""
+    thread = threading.Thread(target=assistant.warm_up, name="warm-up", daemon=True)
+    thread.start()
+    return thread

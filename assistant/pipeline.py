@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -76,6 +77,7 @@ class Assistant:
         self._embedder = embedder
         self._store: PassageStore | None = None
         self._retriever: Retriever | None = None
+        self._retriever_lock = threading.RLock()  # one Retriever (and one BM25 build) per index generation
         self._llm = None
 
     # ---- components, loaded lazily --------------------------------------------------------------------
@@ -110,14 +112,25 @@ class Assistant:
 
     @property
     def retriever(self) -> Retriever:
-        store = self.store
-        if self._retriever is None or self._retriever.store is not store:
-            self._retriever = Retriever(
-                store, self.embedder, self.settings.retrieval, self.settings.passages.title_prefix
-            )
-            if store.kind == "hnsw":  # the IndexIDMap2 wrapper hands out a generic Index: downcast to reach .hnsw
-                faiss.downcast_index(store.faiss.index).hnsw.efSearch = self.settings.index.hnsw_ef_search
-        return self._retriever
+        with self._retriever_lock:
+            store = self.store
+            if self._retriever is None or self._retriever.store is not store:
+                self._retriever = Retriever(
+                    store, self.embedder, self.settings.retrieval, self.settings.passages.title_prefix
+                )
+                if store.kind == "hnsw":  # IndexIDMap2 hands out a generic Index: downcast to reach .hnsw
+                    faiss.downcast_index(store.faiss.index).hnsw.efSearch = self.settings.index.hnsw_ef_search
+            return self._retriever
+
+    def warm_up(self) -> None:
+        """Load the encoder, the index and its BM25 ranking now, so the first question does not wait for them
+        (run on a background thread by the chat page; an empty or unreadable index is left for questions to report).
+        """
+        try:
+            self.embedder.embed_query("warm up")
+            self.retriever.warm_up()
+        except Exception:  # noqa: BLE001 - only a head start: the first question meets and reports any fault
+            pass
 
     # ---- ingestion ---------------------------------------------------------------------------------
     def ingest(self, paths: Iterable[Path | str], progress: Progress | None = None) -> IngestReport:

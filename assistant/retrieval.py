@@ -13,6 +13,8 @@ The levers below are settings (RetrievalSettings) so that each one's effect can 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -169,6 +171,7 @@ class Retriever:
         self.ids = np.array(sorted(store.passages), dtype=np.int64)
         self._row_of = {int(pid): row for row, pid in enumerate(self.ids)}
         self._bm25 = None
+        self._bm25_lock = threading.Lock()  # the chat's warm-up thread and a first question may both ask for it
         self._doc_freq: Counter[str] = Counter()
         self.with_header = with_header
         self.bm25_build_seconds = 0.0  # how long the lazy BM25 build took (reported by the benchmarks)
@@ -180,24 +183,29 @@ class Retriever:
 
     # ---- BM25 -------------------------------------------------------------------------------------
     def _bm25_index(self):
-        if self._bm25 is None:
-            import time
+        """The BM25 index of every passage, built on first use (seconds on a large collection)."""
+        with self._bm25_lock:
+            if self._bm25 is None:
+                import bm25s
 
-            import bm25s
+                started = time.perf_counter()
+                texts = [
+                    passage_search_text(self.store.passages[int(pid)], self._article(int(pid)), self.with_header)
+                    for pid in self.ids
+                ]
+                tokens = bm25_tokens(texts)
+                bm25 = bm25s.BM25(k1=self.settings.bm25_k1, b=self.settings.bm25_b)
+                if texts:
+                    bm25.index(tokens, show_progress=False)
+                self._doc_freq = Counter(t for doc in tokens for t in set(doc))
+                self._bm25 = bm25
+                self.bm25_build_seconds = time.perf_counter() - started
+            return self._bm25
 
-            started = time.perf_counter()
-            texts = [
-                passage_search_text(self.store.passages[int(pid)], self._article(int(pid)), self.with_header)
-                for pid in self.ids
-            ]
-            tokens = bm25_tokens(texts)
-            bm25 = bm25s.BM25(k1=self.settings.bm25_k1, b=self.settings.bm25_b)
-            if texts:
-                bm25.index(tokens, show_progress=False)
-            self._doc_freq = Counter(t for doc in tokens for t in set(doc))
-            self._bm25 = bm25
-            self.bm25_build_seconds = time.perf_counter() - started
-        return self._bm25
+    def warm_up(self) -> None:
+        """Build what the configured mode needs before the first question (BM25 unless the mode is dense)."""
+        if self.settings.mode != "dense":
+            self._bm25_index()
 
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of a stemmed term; terms never seen weigh the most."""

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,6 +31,7 @@ from assistant.chat import (
     render_sources,
     respond,
     upload,
+    warm_up_in_background,
 )
 from assistant.errors import AssistantError
 from assistant.pipeline import Assistant
@@ -258,6 +260,32 @@ def test_upload_ingests_with_sidecar_and_refuses_bad_files(tmp_path, embedder):
     (article,) = assistant.articles()
     assert article.title == "Eastbrook library budget" and article.source == "gazette"
     assert Path(article.path).parent == settings.index.dir.resolve() / "uploads"
+    # the new index generation gets its BM25 ranking on a background thread, not on the next question
+    for _ in range(600):
+        warmed = assistant._retriever
+        if warmed is not None and warmed.store is assistant.store and warmed._bm25 is not None:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the upload did not warm the new index up")
+
+
+def test_warm_up_builds_bm25_before_the_first_question_and_the_question_reuses_it(sample_index, embedder, tmp_path):
+    shutil.copytree(sample_index, tmp_path / "index")
+    assistant = Assistant(settings_for(tmp_path / "index"), embedder)
+    thread = warm_up_in_background(assistant)
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    retriever = assistant.retriever
+    built = retriever._bm25
+    assert built is not None and retriever.bm25_build_seconds > 0
+    assert not assistant.ask("What did Dmitriev say about sanctions?").abstained
+    assert assistant.retriever is retriever and retriever._bm25 is built
+
+
+def test_warm_up_of_an_empty_index_is_silent(tmp_path, embedder, capsys):
+    warm_up_in_background(Assistant(settings_for(tmp_path / "empty"), embedder)).join(timeout=120)
+    assert capsys.readouterr().err == ""
 
 
 def test_empty_index_gets_the_sample_corpus(tmp_path, embedder):

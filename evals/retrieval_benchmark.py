@@ -266,7 +266,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency-questions", type=int, default=100, help="questions timed one by one (0: skip)")
     parser.add_argument("--ingest-sample", type=int, default=100, help="articles indexed per backend (0: skip)")
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnx", "onnx-int8"])
+    parser.add_argument("--backends", nargs="+", default=["torch", "onnx-int8", "openvino-int8"])
     parser.add_argument("--backend-check", default="", help="e.g. onnx-int8: dense Hit@k with its vectors")
     parser.add_argument("--backend-check-questions", type=int, default=100)
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")

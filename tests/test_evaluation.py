@@ -216,6 +216,10 @@ def test_index_key_follows_the_corpus_and_the_shaping_settings(tmp_path):
     settings.passages.max_tokens = 128
     assert index_key([corpus], settings) != key
     settings.passages.max_tokens = make_settings(tmp_path).passages.max_tokens
+    settings.embedding.backend = "onnx-int8"  # other vectors: an index of its own
+    assert index_key([corpus], settings) != key
+    settings.embedding.backend = make_settings(tmp_path).embedding.backend
+    assert index_key([corpus], settings) == key
     (corpus / "a.txt").write_text("An article about something else.", encoding="utf-8")
     assert index_key([corpus], settings) != key
     assert default_index_dir("set", "sample", "abc") == Path("index/evals/sample-abc")

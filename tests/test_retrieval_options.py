@@ -184,7 +184,7 @@ SENTENCES = [
 ]
 
 
-@pytest.mark.parametrize(("backend", "floor"), [("onnx", 0.999), ("onnx-int8", 0.98)])
+@pytest.mark.parametrize(("backend", "floor"), [("onnx", 0.999), ("onnx-int8", 0.98), ("openvino-int8", 0.98)])
 def test_onnx_backends_agree_with_torch(backend, floor):
     embedder = Embedder(EmbeddingSettings(backend="torch"))
     other = Embedder(EmbeddingSettings(backend=backend))
@@ -196,6 +196,28 @@ def test_onnx_backends_agree_with_torch(backend, floor):
     assert cosines.min() >= floor, cosines
     assert cosines.mean() >= 0.99, cosines
     assert other.count_tokens(SENTENCES) == embedder.count_tokens(SENTENCES)
+
+
+def test_openvino_bulk_embedding_reports_progress_and_lets_questions_through(embedder):
+    """A bulk embed (an upload) runs on OpenVINO's request queue while questions embed from other threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assistant.embedding import calibration_texts
+
+    assert embedder.backend == "openvino-int8"  # the default backend
+    texts = calibration_texts()  # 60 different news paragraphs and runs of them
+    alone = np.stack([embedder.embed_query(t) for t in texts])
+    reported: list[int] = []
+    with ThreadPoolExecutor(4) as pool:
+        bulk = pool.submit(embedder.embed, texts, reported.append)
+        questions = list(pool.map(embedder.embed_query, texts[:8] * 3))
+        vectors = bulk.result()
+    assert sum(reported) == len(texts) and len(reported) > 1
+    assert np.allclose(np.stack(questions), np.tile(alone[:8], (3, 1)), atol=1e-5)
+    # Each bulk vector is its own text's (rows not mixed up between batches), up to int8 rounding.
+    similarity = vectors @ alone.T
+    assert (similarity.argmax(axis=1) == np.arange(len(texts))).all()
+    assert (np.diag(similarity) > 0.995).all()
 
 
 def test_onnx_export_is_cached(tmp_path):

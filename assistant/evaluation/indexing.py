@@ -63,6 +63,7 @@ def shaping_settings(settings: Settings) -> dict:
     """The settings an index's content depends on (retrieval and answer settings are applied at query time)."""
     return {
         "embedding_model": settings.embedding.model,
+        "embedding_backend": settings.embedding.backend,  # int8 backends move vectors slightly: measured apart
         "passages": settings.passages.model_dump(mode="json"),
         "min_chars": settings.ingest.min_chars,
         "index_kind": settings.index.kind,

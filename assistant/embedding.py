@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import hashlib
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -422,12 +423,14 @@ def _quantize_openvino(raw: Path, tokenizer, names: list[str], max_tokens: int, 
 
     texts = calibration_texts()
     logging.getLogger("nncf").setLevel(logging.ERROR)
-    quantized = nncf.quantize(
-        ov.Core().read_model(str(raw)),
-        nncf.Dataset(texts, feeds),
-        model_type=nncf.ModelType.TRANSFORMER,
-        subset_size=len(texts),
-    )
+    # NNCF draws progress bars of its own on stdout; the caller has already said what this wait is.
+    with contextlib.redirect_stdout(io.StringIO()):
+        quantized = nncf.quantize(
+            ov.Core().read_model(str(raw)),
+            nncf.Dataset(texts, feeds),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(texts),
+        )
     ov.save_model(quantized, str(target))
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
@@ -17,13 +21,15 @@ from assistant.errors import AssistantError, IndexProblemError, LLMError, Questi
 from assistant.followup import rewrite_followup
 from assistant.ingestion import Article, FileResult, clean_text, expand_paths, read_file
 from assistant.passages import Passage, split_article
-from assistant.quotes import extract_statements
+from assistant.quotes import statement_rows
 from assistant.retrieval import Filters, Retriever, passage_search_text
 from assistant.settings import Settings
 from assistant.speakers import SpeakerAnswerer
 from assistant.store import PassageStore, WriteLock
 
 CHECKPOINT_PASSAGES = 5000  # save at least this often on long ingests, so an interruption loses little
+# From this many new articles on, statements are extracted in a second process (its first statements take ~2 s).
+STATEMENTS_PROCESS_MIN_ARTICLES = 200
 
 
 @dataclass
@@ -155,17 +161,20 @@ class Assistant:
                 if result.status != "ingested":
                     continue
                 fresh += self._plan_file(store, result, reusable, seen_paths, report)
-            # Splitting counts the word pieces of every sentence: a stage of its own on big collections.
-            progress.start("splitting", len(fresh))
-            pending: list[tuple[Article, list[Passage]]] = []
-            for article in fresh:
-                pending.append((article, self._split(article)))
-                progress.advance(1)
-            total = sum(len(p) for _, p in pending)
-            progress.start("embedding", total)
-            for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
-                self._embed_and_add(store, chunk, reusable, report, progress)
-                store.save(self._snapshot())
+            with _statements_runner(len(fresh)) as runner:
+                # Who said what, extracted from now on beside splitting and embedding; taken in article order.
+                found = runner.map(statement_rows, [a.id for a in fresh], [a.text for a in fresh], chunksize=16)
+                # Splitting counts the word pieces of every sentence: a stage of its own on big collections.
+                progress.start("splitting", len(fresh))
+                pending: list[tuple[Article, list[Passage]]] = []
+                for article in fresh:
+                    pending.append((article, self._split(article)))
+                    progress.advance(1)
+                total = sum(len(p) for _, p in pending)
+                progress.start("embedding", total)
+                for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
+                    self._embed_and_add(store, chunk, found, reusable, report, progress)
+                    store.save(self._snapshot())
             if not pending and report.articles_removed:
                 store.save(self._snapshot())
         self._store = None  # the next question reloads the new generation
@@ -205,19 +214,16 @@ class Assistant:
         p = self.settings.passages
         return split_article(article, self.embedder.count_tokens, p.max_tokens, p.overlap_sentences, p.title_prefix)
 
-    def _embed_and_add(self, store, chunk, reusable, report, progress: Progress) -> None:
+    def _embed_and_add(self, store, chunk, found: Iterator[list[dict]], reusable, report, progress: Progress) -> None:
         import numpy as np
 
         with_header = self.settings.passages.title_prefix
         texts = [passage_search_text(p, a, with_header) for a, ps in chunk for p in ps]
         todo = [i for i, t in enumerate(texts) if t not in reusable]
         vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
-        # Statements are extracted beside the encoder, which leaves a core free between its batches.
-        with ThreadPoolExecutor(1) as pool:
-            statements = pool.map(self._statements, [article for article, _ in chunk])
-            if todo:
-                vectors[todo] = self.embedder.embed([texts[i] for i in todo], progress=progress.advance)
-            statements = list(statements)
+        if todo:
+            vectors[todo] = self.embedder.embed([texts[i] for i in todo], progress=progress.advance)
+        statements = [next(found) for _ in chunk]
         for i, text in enumerate(texts):
             if text in reusable:
                 vectors[i] = reusable[text]
@@ -229,10 +235,6 @@ class Assistant:
             report.articles_added += 1
             report.passages_added += len(passages)
         report.passages_embedded += len(todo)
-
-    def _statements(self, article: Article) -> list[dict]:
-        """Who said what in the article (quotes.py), stored with it so questions about a speaker are fast."""
-        return [{"article_id": article.id, **asdict(s)} for s in extract_statements(article.text)]
 
     def _snapshot(self) -> dict:
         return {"passages": self.settings.passages.model_dump(mode="json")}
@@ -355,6 +357,38 @@ def answer_pieces(answer: Answer) -> Iterator[str]:
     for i, sentence in enumerate(answer.sentences):
         markers = "".join(f" [{n}]" for n in sentence.citations)
         yield ("" if i == 0 else " ") + sentence.text + markers
+
+
+@contextmanager
+def _statements_runner(articles: int) -> Iterator[Executor]:
+    """Where statements are extracted: a thread for small ingests; for big ones a process, which runs on the core
+    that splitting leaves idle and never holds the interpreter lock the encoder's feeding thread needs."""
+    if articles < STATEMENTS_PROCESS_MIN_ARTICLES or "fork" not in multiprocessing.get_all_start_methods():
+        runner: Executor = ThreadPoolExecutor(1)
+    else:
+        # fork, not spawn: it starts at once and does not re-run the caller's script (which may lack an
+        # `if __name__ == "__main__"` guard); the child runs pure-Python code only, none of the encoder's threads.
+        runner = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("fork"), initializer=_follow_parent, initargs=(os.getpid(),)
+        )
+    try:
+        yield runner
+    except BaseException:
+        runner.shutdown(wait=False, cancel_futures=True)  # an error or Ctrl-C: don't finish the whole corpus first
+        raise
+    runner.shutdown()
+
+
+def _follow_parent(parent: int) -> None:
+    """In the statements process: Ctrl-C is the ingest's to handle, and a killed ingest takes this process along."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _chunks(pending: list, size: int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from difflib import SequenceMatcher
 from typing import Literal
 
@@ -1071,6 +1071,11 @@ def _make(text: str, s: int, e: int, kind: Kind, pending: _Pending) -> Statement
 # ---------------------------------------------------------------------------------------------------------
 # Public API.
 # ---------------------------------------------------------------------------------------------------------
+
+
+def statement_rows(article_id: str, text: str) -> list[dict]:
+    """An article's statements as the index stores them (one dict each, with the article's id)."""
+    return [{"article_id": article_id, **asdict(s)} for s in extract_statements(text)]
 
 
 def extract_statements(text: str) -> list[Statement]:

@@ -51,6 +51,53 @@ def test_progress_reports_each_stage_to_its_total(new_assistant, corpus):
     assert stages[2][1:] == [report.passages_added, report.passages_added]
 
 
+def test_big_ingests_extract_statements_in_a_process_with_the_same_result(new_assistant, corpus, monkeypatch, tmp_path):
+    import assistant.pipeline
+
+    in_thread = new_assistant(tmp_path / "thread")
+    in_thread.ingest([corpus])
+    spawned: list = []
+    real = assistant.pipeline.ProcessPoolExecutor
+    monkeypatch.setattr(assistant.pipeline, "ProcessPoolExecutor", lambda *a, **k: spawned.append(1) or real(*a, **k))
+    monkeypatch.setattr(assistant.pipeline, "STATEMENTS_PROCESS_MIN_ARTICLES", 2)
+    in_process = new_assistant(tmp_path / "process")
+    in_process.ingest([corpus])
+    assert spawned == [1]
+    assert in_process.store.statements == in_thread.store.statements
+    assert sum(len(rows) for rows in in_thread.store.statements.values()) >= 3  # the sample's quotes
+
+
+def test_the_statements_process_ends_with_a_killed_ingest(tmp_path):
+    """SIGKILL leaves no orphan: the worker notices its parent is gone and exits."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import os, sys, time\n"
+        "from assistant.pipeline import _statements_runner\n"
+        "with _statements_runner(10**6) as runner:\n"
+        "    print(runner.submit(os.getpid).result(), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    assert worker != parent.pid
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"statements process {worker} outlived its killed parent")
+
+
 def test_changed_file_replaces_its_passages_and_reuses_vectors(new_assistant, corpus):
     assistant = new_assistant()
     assistant.ingest([corpus])

@@ -28,7 +28,8 @@ from assistant.speakers import SpeakerAnswerer
 from assistant.store import PassageStore, WriteLock
 
 CHECKPOINT_PASSAGES = 5000  # save at least this often on long ingests, so an interruption loses little
-# From this many new articles on, statements are extracted in a second process (its first statements take ~2 s).
+# From this many new articles on, statements are extracted in a second process (below it, the splitting stage
+# that process would fill is only a few seconds long).
 STATEMENTS_PROCESS_MIN_ARTICLES = 200
 
 

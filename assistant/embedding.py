@@ -138,7 +138,12 @@ class Embedder:
     def _load_openvino(self, model_file: Path) -> None:
         import openvino as ov
 
-        config = {"PERFORMANCE_HINT": "THROUGHPUT"}  # one stream per core, each running its own requests
+        config = {
+            "PERFORMANCE_HINT": "THROUGHPUT",  # one stream per core, each running its own requests
+            # Kernels are cached per input shape; the default 5,000 entries grew a process by ~1 GB over the
+            # benchmark's passages. 200 keeps the speed (114 vs 113 passages/s) and levels off at +0.1 GB.
+            "CPU_RUNTIME_CACHE_CAPACITY": "200",
+        }
         if self.settings.threads:
             config |= {"NUM_STREAMS": str(self.settings.threads), "INFERENCE_NUM_THREADS": str(self.settings.threads)}
         self._compiled = ov.Core().compile_model(str(model_file), "CPU", config)

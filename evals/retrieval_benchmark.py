@@ -25,6 +25,7 @@ import json
 import random
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -80,12 +81,18 @@ class MemoEmbedder:
         return getattr(self.inner, name)
 
 
-def quality(retriever: Retriever, questions: list[dict], mode: str, use_date: bool) -> dict:
-    """Hit@1/5/10 and MRR@10 of one configuration."""
+def first_relevant_ranks(retriever: Retriever, questions: list[dict], mode: str, use_date: bool) -> list[int | None]:
+    """Per question, the rank (1-10) of the first passage holding the gold answer, None when none does."""
     ranks = []
     for q in questions:
         hits = retriever.retrieve(q["question"], k=10, mode=mode, as_of=q.get("asked_on", "") if use_date else "")
         ranks.append(next((i for i, h in enumerate(hits, 1) if contains_phrase(h.passage.text, q["answer"])), None))
+    return ranks
+
+
+def quality(retriever: Retriever, questions: list[dict], mode: str, use_date: bool) -> dict:
+    """Hit@1/5/10 and MRR@10 of one configuration."""
+    ranks = first_relevant_ranks(retriever, questions, mode, use_date)
     n = len(questions)
     return {
         "hit_at_1": sum(r is not None and r <= 1 for r in ranks) / n,
@@ -115,6 +122,20 @@ def configurations(default_mode: str) -> list[tuple[str, str, dict, bool]]:
     ]
     configs += [(name, default_mode, overrides, date) for name, overrides, date in ablations]
     return configs
+
+
+def show_misses(retriever: Retriever, questions: list[dict], count: int, seed: int) -> None:
+    """Print a seeded sample of the questions missed at rank 1 with their top passage, for a person to judge
+    whether it answers in other words (evals/rank1-audit.yaml holds one such reading)."""
+    ranks = first_relevant_ranks(retriever, questions, retriever.settings.mode, True)
+    missed = [q for q, r in zip(questions, ranks, strict=True) if r != 1]
+    chosen = sorted(random.Random(seed).sample(missed, min(count, len(missed))), key=lambda q: str(q["id"]))
+    print(f"\n{len(missed)} of {len(questions)} questions missed at rank 1; {len(chosen)} drawn with seed {seed}")
+    for n, q in enumerate(chosen, 1):
+        top = retriever.retrieve(q["question"], k=1, as_of=q.get("asked_on", ""))[0]
+        print(f"\n#{n} {q['id']}: {q['question']}\n   gold: {q['answer']}   choices: {q.get('choices')}")
+        print(f"   top passage: [{top.article.published}] {top.article.title}")
+        print(textwrap.indent(textwrap.fill(" ".join(top.passage.text.split()), 116), "   "))
 
 
 def percentiles(values: list[float]) -> dict:
@@ -269,6 +290,8 @@ def main() -> int:
     parser.add_argument("--backends", nargs="+", default=["torch", "onnx-int8", "openvino-int8"])
     parser.add_argument("--backend-check", default="", help="e.g. onnx-int8: dense Hit@k with its vectors")
     parser.add_argument("--backend-check-questions", type=int, default=100)
+    parser.add_argument("--show-misses", type=int, default=0, help="only print N questions missed at rank 1")
+    parser.add_argument("--miss-seed", type=int, default=8, help="seed of the --show-misses sample")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
     args = parser.parse_args()
 
@@ -292,6 +315,10 @@ def main() -> int:
     }
     print(f"index {args.index}: {len(store.passages)} passages; {len(questions)} questions", flush=True)
 
+    if args.show_misses:
+        retriever = Retriever(store, assistant.embedder, settings.retrieval, settings.passages.title_prefix)
+        show_misses(retriever, questions, args.show_misses, args.miss_seed)
+        return 0
     memo = MemoEmbedder(assistant.embedder)
     bm25 = None
     rows: dict[str, dict] = {}

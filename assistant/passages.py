@@ -74,12 +74,11 @@ def split_article(
     We pack sentences ourselves rather than use llama-index's SentenceSplitter because every passage must
     know the exact article offsets of each of its sentences, which citations point at.
     """
-    spans = _split_long_sentences(article.text, sentence_spans(article.text), count_tokens, max_tokens // 2)
+    spans, sizes = _split_long_sentences(article.text, sentence_spans(article.text), count_tokens, max_tokens // 2)
     if not spans:
         return []
     budget = max_tokens - (count_tokens([passage_header(article)])[0] + 2 if with_header else 0)
     budget = max(budget, 16)
-    sizes = count_tokens([article.text[s:e] for s, e in spans])
     passages: list[Passage] = []
     i = 0
     while i < len(spans):
@@ -99,17 +98,24 @@ def split_article(
 
 def _split_long_sentences(
     text: str, spans: list[tuple[int, int]], count_tokens: Callable[[list[str]], list[int]], limit: int
-) -> list[tuple[int, int]]:
-    """Cut sentences longer than limit word pieces at word boundaries, so no passage is ever truncated."""
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Cut sentences longer than limit word pieces at word boundaries, so no passage is ever truncated; returns
+    the spans and their sizes in word pieces (only the pieces of cut sentences are counted a second time)."""
     sizes = count_tokens([text[s:e] for s, e in spans]) if spans else []
-    result = []
+    result, result_sizes, cut = [], [], []  # cut: positions in result of the pieces of cut sentences
     for (start, end), size in zip(spans, sizes, strict=True):
         if size <= limit:
             result.append((start, end))
+            result_sizes.append(size)
             continue
         words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
         per_piece = max(1, int(len(words) * limit / size))
         for k in range(0, len(words), per_piece):
             chunk = words[k : k + per_piece]
+            cut.append(len(result))
             result.append((chunk[0][0], chunk[-1][1]))
-    return result
+            result_sizes.append(0)
+    if cut:
+        for i, size in zip(cut, count_tokens([text[s:e] for s, e in (result[i] for i in cut)]), strict=True):
+            result_sizes[i] = size
+    return result, result_sizes

@@ -48,7 +48,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # int8 kernels want a few texts per request (8: 88 passages/s, against 79 at 2 and 86 at 16).
 BEST_BATCH_SIZE = {"torch": 4, "onnx": 2, "onnx-int8": 2, "openvino-int8": 8}
 ONNX_EXPORT_VERSION = 2  # bump when the export recipe below changes, so cached files are made again
-_COUNT_CACHE_MAX = 100_000  # token counts remembered (passages.split_article asks twice for each sentence)
 
 
 def resolve_model_path(name: str) -> str:
@@ -86,8 +85,8 @@ class Embedder:
                 self._load_onnx(path)
         except (OSError, ValueError) as exc:
             raise AssistantError(f"cannot load the embedder '{self.name}' offline: {exc}") from None
-        self._counter = _raw_tokenizer(self.tokenizer)
-        self._counts: dict[str, int] = {}
+        self._raw = _raw_tokenizer(self.tokenizer)
+        self._composes = _ids_compose(self.tokenizer, self._raw)
 
     # ---- loading ----------------------------------------------------------------------------------
     def _load_torch(self, path: str) -> None:
@@ -155,56 +154,56 @@ class Embedder:
         self._queue_lock = threading.Lock()
 
     # ---- tokens -----------------------------------------------------------------------------------
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """Word pieces per text, without the [CLS]/[SEP] the model adds (remembered for texts seen lately)."""
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Word-piece ids per text, without the [CLS]/[SEP] the model adds and never truncated."""
         if not texts:
             return []
-        cache = self._counts
-        todo = list({t for t in texts if t not in cache})
-        if todo and len(cache) + len(todo) > _COUNT_CACHE_MAX:
-            cache.clear()  # then every text of this call is counted again, not only the new ones
-            todo = list(set(texts))
-        if todo:
-            for text, n in zip(todo, self._count(todo), strict=True):
-                cache[text] = n
-        return [cache[t] for t in texts]
-
-    def _count(self, texts: list[str]) -> list[int]:
-        if self._counter is not None:
-            encode = getattr(self._counter, "encode_batch_fast", self._counter.encode_batch)  # fast: no offsets
-            return [len(e.ids) for e in encode(texts, add_special_tokens=False)]
-        encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
-        return [len(ids) for ids in encoded]
+        if self._raw is not None:
+            encode = getattr(self._raw, "encode_batch_fast", self._raw.encode_batch)  # fast: no offsets
+            return [e.ids for e in encode(texts, add_special_tokens=False)]
+        return self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
 
     # ---- vectors ----------------------------------------------------------------------------------
-    def embed(self, texts: list[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """Normalised vectors, one row per text; progress(n) is called after each batch of n texts."""
+    def embed(
+        self,
+        texts: list[str],
+        progress: Callable[[int], None] | None = None,
+        token_ids: list[np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Normalised vectors, one row per text; progress(n) is called after each batch of n texts.
+
+        token_ids, when the caller has them, are each text's token_ids(): the encoder then does not tokenize the
+        texts again (ignored by the torch backend and by tokenizers whose ids do not add up, see _ids_compose).
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        ids = token_ids if token_ids is not None and self._composes else None
+        if ids is not None and len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} token id lists for {len(texts)} texts")
         size = self.settings.batch_size or BEST_BATCH_SIZE[self.backend]
         # Sorting by length keeps padding (wasted work) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         batches = [order[b : b + size] for b in range(0, len(order), size)]
         if self._compiled is not None and len(batches) > 1:
-            self._embed_openvino(texts, batches, out, progress)
+            self._embed_openvino(texts, ids, batches, out, progress)
             return out
         if self._session is not None and self._streams > 1 and len(batches) > 1:
             # Tokenized here (a fast tokenizer must not be used from two threads), run on one thread per core.
             with ThreadPoolExecutor(self._streams) as pool:
-                running = {pool.submit(self._run_onnx, *self._onnx_feeds([texts[i] for i in b])): b for b in batches}
+                running = {pool.submit(self._run_onnx, *self._feeds(texts, ids, b)): b for b in batches}
                 for done in as_completed(running):
                     out[running[done]] = done.result()
                     if progress:
                         progress(len(running[done]))
             return out
         for batch in batches:
-            out[batch] = self._embed_batch([texts[i] for i in batch])
+            out[batch] = self._embed_batch(texts, ids, batch)
             if progress:
                 progress(len(batch))
         return out
 
-    def _embed_openvino(self, texts: list[str], batches: list[list[int]], out: np.ndarray, progress) -> None:
+    def _embed_openvino(self, texts: list[str], ids, batches: list[list[int]], out: np.ndarray, progress) -> None:
         """Batches run on OpenVINO's queue of infer requests (one per stream); results are pooled as they finish."""
         finished: queue.SimpleQueue = queue.SimpleQueue()  # batch sizes done, reported here on the calling thread
         errors: list[BaseException] = []
@@ -226,13 +225,36 @@ class Embedder:
         with self._queue_lock:
             self._queue.set_callback(done)
             for batch in batches:
-                feeds, mask = self._onnx_feeds([texts[i] for i in batch])
+                feeds, mask = self._feeds(texts, ids, batch)
                 self._queue.start_async(feeds, (batch, mask))  # waits while every request is busy
                 report()
             self._queue.wait_all()
         report()
         if errors:
             raise errors[0]
+
+    def _feeds(self, texts: list[str], ids: list[np.ndarray] | None, batch: list[int]):
+        """The encoder's inputs for texts[batch]: from the caller's token ids when there are any."""
+        if ids is None:
+            return self._onnx_feeds([texts[i] for i in batch])
+        return self._feeds_from_ids([ids[i] for i in batch])
+
+    def _feeds_from_ids(self, ids: list[np.ndarray]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """What _onnx_feeds makes of the texts these word pieces come from: [CLS] ids [SEP], truncated and padded
+        on the right to the longest row."""
+        tokenizer = self.tokenizer
+        keep = self.max_tokens - 2
+        width = min(max(len(row) for row in ids), keep) + 2
+        input_ids = np.full((len(ids), width), tokenizer.pad_token_id, dtype=np.int64)
+        attention = np.zeros((len(ids), width), dtype=np.int64)
+        for r, row in enumerate(ids):
+            n = min(len(row), keep)
+            input_ids[r, 0] = tokenizer.cls_token_id
+            input_ids[r, 1 : n + 1] = row[:n]
+            input_ids[r, n + 1] = tokenizer.sep_token_id
+            attention[r, : n + 2] = 1
+        encoded = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": np.zeros_like(input_ids)}
+        return {name: encoded[name] for name in self._inputs}, attention.astype(np.float32)[..., None]
 
     def _onnx_feeds(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         with self._tokenizer_lock:  # a fast tokenizer sets its padding state per call: one thread at a time
@@ -247,17 +269,17 @@ class Embedder:
             return _pool(self._compiled.create_infer_request().infer(feeds)[0], mask)
         return _pool(self._session.run(None, feeds)[0], mask)
 
-    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+    def _embed_batch(self, texts: list[str], ids: list[np.ndarray] | None, batch: list[int]) -> np.ndarray:
         if self._session is None and self._compiled is None:
             vectors = self.model.encode(
-                texts,
-                batch_size=len(texts),
+                [texts[i] for i in batch],
+                batch_size=len(batch),
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
             return vectors.astype(np.float32, copy=False)
-        return self._run_onnx(*self._onnx_feeds(texts))
+        return self._run_onnx(*self._feeds(texts, ids, batch))
 
     def embed_query(self, text: str) -> np.ndarray:
         """One normalised vector for a question."""
@@ -285,6 +307,24 @@ def _raw_tokenizer(tokenizer):
     raw.no_truncation()
     raw.no_padding()
     return raw
+
+
+def _ids_compose(tokenizer, raw) -> bool:
+    """Whether a text's encoder input is [CLS] + its word pieces + [SEP] and the word pieces of a text are those of
+    its whitespace-separated parts one after the other: true of BERT's WordPiece (it normalizes character by
+    character and splits words at whitespace first), not of byte-level BPE or SentencePiece, which mark spaces."""
+    if raw is None or tokenizer.padding_side != "right" or None in (tokenizer.cls_token_id, tokenizer.sep_token_id):
+        return False
+    backend = tokenizer.backend_tokenizer
+    if (type(backend.normalizer).__name__, type(backend.pre_tokenizer).__name__) != (
+        "BertNormalizer",
+        "BertPreTokenizer",
+    ):
+        return False
+    probe = "Zelensky's naïve “probe”, 2022."
+    expected = [tokenizer.cls_token_id, *raw.encode(probe, add_special_tokens=False).ids, tokenizer.sep_token_id]
+    encoded = tokenizer([probe])
+    return encoded["input_ids"][0] == expected and not any(encoded.get("token_type_ids", [[0]])[0])
 
 
 def _check_mean_pooling(model_dir: Path) -> None:

@@ -6,6 +6,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import chain
+
+import numpy as np
 
 from assistant.ingestion import Article
 
@@ -64,58 +67,83 @@ def passage_header(article: Article) -> str:
 
 def split_article(
     article: Article,
-    count_tokens: Callable[[list[str]], list[int]],
+    token_ids: Callable[[list[str]], list[list[int]]],
     max_tokens: int,
     overlap_sentences: int = 1,
     with_header: bool = True,
 ) -> list[Passage]:
     """Greedy packing of whole sentences into passages of at most max_tokens word pieces (header included).
 
-    We pack sentences ourselves rather than use llama-index's SentenceSplitter because every passage must
-    know the exact article offsets of each of its sentences, which citations point at.
+    token_ids gives the word-piece ids of each text (Embedder.token_ids). We pack sentences ourselves rather than
+    use llama-index's SentenceSplitter because every passage must know the exact article offsets of each of its
+    sentences, which citations point at.
     """
-    spans, sizes = _split_long_sentences(article.text, sentence_spans(article.text), count_tokens, max_tokens // 2)
+    return tokenized_passages(article, token_ids, max_tokens, overlap_sentences, with_header)[0]
+
+
+def tokenized_passages(
+    article: Article,
+    token_ids: Callable[[list[str]], list[list[int]]],
+    max_tokens: int,
+    overlap_sentences: int = 1,
+    with_header: bool = True,
+) -> tuple[list[Passage], list[np.ndarray]]:
+    """split_article's passages and the word-piece ids of each one's search text (header, newline, passage), put
+    together from the ids its sentences were measured with, so the encoder need not tokenize the passage again."""
+    text = article.text
+    spans, ids = _split_long_sentences(text, sentence_spans(text), token_ids, max_tokens // 2)
     if not spans:
-        return []
-    budget = max_tokens - (count_tokens([passage_header(article)])[0] + 2 if with_header else 0)
-    budget = max(budget, 16)
+        return [], []
+    header = token_ids([passage_header(article)])[0] if with_header else []
+    budget = max(max_tokens - (len(header) + 2 if with_header else 0), 16)
     passages: list[Passage] = []
+    passage_ids: list[np.ndarray] = []
     i = 0
     while i < len(spans):
         j, used = i, 0
-        while j < len(spans) and (j == i or used + sizes[j] <= budget):
-            used += sizes[j]
+        while j < len(spans) and (j == i or used + len(ids[j]) <= budget):
+            used += len(ids[j])
             j += 1
         chosen = spans[i:j]
         start, end = chosen[0][0], chosen[-1][1]
-        passages.append(Passage(article.id, start, end, article.text[start:end], list(chosen)))
+        passages.append(Passage(article.id, start, end, text[start:end], list(chosen)))
+        # The sentences' ids add up to the passage's when only plain whitespace lies between them (a word-piece
+        # tokenizer splits words there); anything else between them, and the passage is tokenized on its own.
+        if all(_PLAIN_GAP.fullmatch(text, a[1], b[0]) for a, b in zip(chosen, chosen[1:], strict=False)):
+            pieces = [*header, *chain.from_iterable(ids[i:j])]
+        else:
+            pieces = [*header, *token_ids([text[start:end]])[0]]
+        passage_ids.append(np.array(pieces, dtype=np.int32))  # 4 bytes an id: 1 KB a passage, held till embedded
         if j >= len(spans):
             break
         # Overlap: the next passage repeats the last sentences, unless that would stall progress.
         i = max(j - overlap_sentences, i + 1)
-    return passages
+    return passages, passage_ids
+
+
+_PLAIN_GAP = re.compile(r"[ \t\r\n]+")
 
 
 def _split_long_sentences(
-    text: str, spans: list[tuple[int, int]], count_tokens: Callable[[list[str]], list[int]], limit: int
-) -> tuple[list[tuple[int, int]], list[int]]:
+    text: str, spans: list[tuple[int, int]], token_ids: Callable[[list[str]], list[list[int]]], limit: int
+) -> tuple[list[tuple[int, int]], list[list[int]]]:
     """Cut sentences longer than limit word pieces at word boundaries, so no passage is ever truncated; returns
-    the spans and their sizes in word pieces (only the pieces of cut sentences are counted a second time)."""
-    sizes = count_tokens([text[s:e] for s, e in spans]) if spans else []
-    result, result_sizes, cut = [], [], []  # cut: positions in result of the pieces of cut sentences
-    for (start, end), size in zip(spans, sizes, strict=True):
-        if size <= limit:
+    the spans and their word-piece ids (only the pieces of cut sentences are tokenized a second time)."""
+    ids = token_ids([text[s:e] for s, e in spans]) if spans else []
+    result, result_ids, cut = [], [], []  # cut: positions in result of the pieces of cut sentences
+    for (start, end), pieces in zip(spans, ids, strict=True):
+        if len(pieces) <= limit:
             result.append((start, end))
-            result_sizes.append(size)
+            result_ids.append(pieces)
             continue
         words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
-        per_piece = max(1, int(len(words) * limit / size))
+        per_piece = max(1, int(len(words) * limit / len(pieces)))
         for k in range(0, len(words), per_piece):
             chunk = words[k : k + per_piece]
             cut.append(len(result))
             result.append((chunk[0][0], chunk[-1][1]))
-            result_sizes.append(0)
+            result_ids.append([])
     if cut:
-        for i, size in zip(cut, count_tokens([text[s:e] for s, e in (result[i] for i in cut)]), strict=True):
-            result_sizes[i] = size
-    return result, result_sizes
+        for i, pieces in zip(cut, token_ids([text[s:e] for s, e in (result[i] for i in cut)]), strict=True):
+            result_ids[i] = pieces
+    return result, result_ids

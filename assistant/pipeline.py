@@ -20,7 +20,7 @@ from assistant.embedding import Embedder
 from assistant.errors import AssistantError, IndexProblemError, LLMError, QuestionError
 from assistant.followup import rewrite_followup
 from assistant.ingestion import Article, FileResult, clean_text, expand_paths, read_file
-from assistant.passages import Passage, split_article
+from assistant.passages import Passage, tokenized_passages
 from assistant.quotes import statement_rows
 from assistant.retrieval import Filters, Retriever, passage_search_text
 from assistant.settings import Settings
@@ -167,11 +167,11 @@ class Assistant:
                 found = runner.map(statement_rows, [a.id for a in fresh], [a.text for a in fresh], chunksize=16)
                 # Splitting counts the word pieces of every sentence: a stage of its own on big collections.
                 progress.start("splitting", len(fresh))
-                pending: list[tuple[Article, list[Passage]]] = []
+                pending: list[tuple[Article, list[Passage], list]] = []  # with each passage's token ids
                 for article in fresh:
-                    pending.append((article, self._split(article)))
+                    pending.append((article, *self._split(article)))
                     progress.advance(1)
-                total = sum(len(p) for _, p in pending)
+                total = sum(len(p) for _, p, _ in pending)
                 progress.start("embedding", total)
                 for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
                     self._embed_and_add(store, chunk, found, reusable, report, progress)
@@ -211,26 +211,30 @@ class Assistant:
             result.reason = f"duplicate of {duplicates[0]}" if duplicates else ""
         return fresh
 
-    def _split(self, article: Article) -> list[Passage]:
+    def _split(self, article: Article) -> tuple[list[Passage], list]:
         p = self.settings.passages
-        return split_article(article, self.embedder.count_tokens, p.max_tokens, p.overlap_sentences, p.title_prefix)
+        embedder = self.embedder
+        return tokenized_passages(article, embedder.token_ids, p.max_tokens, p.overlap_sentences, p.title_prefix)
 
     def _embed_and_add(self, store, chunk, found: Iterator[list[dict]], reusable, report, progress: Progress) -> None:
         import numpy as np
 
         with_header = self.settings.passages.title_prefix
-        texts = [passage_search_text(p, a, with_header) for a, ps in chunk for p in ps]
+        texts = [passage_search_text(p, a, with_header) for a, ps, _ in chunk for p in ps]
+        ids = [x for _, _, passage_ids in chunk for x in passage_ids]
         todo = [i for i, t in enumerate(texts) if t not in reusable]
         vectors = np.zeros((len(texts), self.embedder.dimension), dtype=np.float32)
         if todo:
-            vectors[todo] = self.embedder.embed([texts[i] for i in todo], progress=progress.advance)
+            vectors[todo] = self.embedder.embed(
+                [texts[i] for i in todo], progress=progress.advance, token_ids=[ids[i] for i in todo]
+            )
         statements = [next(found) for _ in chunk]
         for i, text in enumerate(texts):
             if text in reusable:
                 vectors[i] = reusable[text]
         progress.advance(len(texts) - len(todo))
         row = 0
-        for (article, passages), found in zip(chunk, statements, strict=True):
+        for (article, passages, _), found in zip(chunk, statements, strict=True):
             store.add(article, passages, vectors[row : row + len(passages)], found)
             row += len(passages)
             report.articles_added += 1
@@ -393,7 +397,7 @@ def _follow_parent(parent: int) -> None:
 
 
 def _chunks(pending: list, size: int):
-    """Split (article, passages) pairs into runs of about `size` passages."""
+    """Split (article, passages, token ids) triples into runs of about `size` passages."""
     chunk, count = [], 0
     for item in pending:
         chunk.append(item)

@@ -186,7 +186,7 @@ def ingest_speed(folder: Path, settings: Settings, sample: int, backends: list[s
             warm = read_file(path, 1 << 40, settings.ingest.min_chars).articles[:1]  # load Punkt, tokenizer, model
             extract_statements(warm[0].text)  # its first call imports and compiles (~2 s): not a per-article cost
             embedder.embed(
-                [passage_search_text(x, a, True) for a in warm for x in split_article(a, embedder.count_tokens, 64)]
+                [passage_search_text(x, a, True) for a in warm for x in split_article(a, embedder.token_ids, 64)]
             )
             stages = {}
             started = time.perf_counter()
@@ -194,7 +194,7 @@ def ingest_speed(folder: Path, settings: Settings, sample: int, backends: list[s
             stages["read"] = time.perf_counter() - started
             started = time.perf_counter()
             split = [
-                (a, split_article(a, embedder.count_tokens, p.max_tokens, p.overlap_sentences, p.title_prefix))
+                (a, split_article(a, embedder.token_ids, p.max_tokens, p.overlap_sentences, p.title_prefix))
                 for a in articles
             ]
             stages["split_and_count_tokens"] = time.perf_counter() - started
@@ -218,12 +218,12 @@ def ingest_speed(folder: Path, settings: Settings, sample: int, backends: list[s
             per_passage = (overhead + encoder) / max(1, len(texts))
             # The same articles through `assistant ingest` as it runs (statements beside the encoder, checkpoints):
             # what the pipeline adds to the encoder's time in wall-clock terms.
-            # A fresh embedder (warmed on the warm-up article only), so no token count is remembered from above.
+            # A fresh embedder, warmed on the warm-up article only.
             run_settings = settings.model_copy(deep=True)
             run_settings.index.dir = Path(tmp) / f"ingest-{backend}"
             run_embedder = Embedder(embedder.settings)
             run_embedder.embed(
-                [passage_search_text(x, a, True) for a in warm for x in split_article(a, run_embedder.count_tokens, 64)]
+                [passage_search_text(x, a, True) for a in warm for x in split_article(a, run_embedder.token_ids, 64)]
             )
             started = time.perf_counter()
             Assistant(run_settings, embedder=run_embedder).ingest([path])

@@ -169,11 +169,9 @@ def test_bm25_parameters_reach_the_index(twin_storms):
     assert retriever.bm25_build_seconds > 0
 
 
-def test_token_counts_match_the_tokenizer(embedder):
+def test_token_ids_match_the_tokenizer(embedder):
     texts = ["Zelensky's 2022 speech", "naïve café — “quoted”", "", STORM]
-    expected = [len(ids) for ids in embedder.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-    assert embedder.count_tokens(texts) == expected
-    assert embedder.count_tokens(texts) == expected  # the second time from the cache
+    assert embedder.token_ids(texts) == embedder.tokenizer(texts, add_special_tokens=False)["input_ids"]
 
 
 SENTENCES = [
@@ -195,7 +193,7 @@ def test_onnx_backends_agree_with_torch(backend, floor):
     cosines = (reference * vectors).sum(axis=1)
     assert cosines.min() >= floor, cosines
     assert cosines.mean() >= 0.99, cosines
-    assert other.count_tokens(SENTENCES) == embedder.count_tokens(SENTENCES)
+    assert other.token_ids(SENTENCES) == embedder.token_ids(SENTENCES)
 
 
 def test_openvino_bulk_embedding_reports_progress_and_lets_questions_through(embedder):
@@ -229,17 +227,6 @@ def test_onnx_export_is_cached(tmp_path):
     stamps = {name: path.stat().st_mtime_ns for name, path in first.items()}
     again = onnx_files(model_dir, cache)
     assert again == first and {n: p.stat().st_mtime_ns for n, p in again.items()} == stamps
-
-
-def test_token_counts_survive_the_count_cache_filling_up(embedder, monkeypatch):
-    import assistant.embedding
-
-    monkeypatch.setattr(assistant.embedding, "_COUNT_CACHE_MAX", 3)
-    embedder._counts.clear()
-    first = embedder.count_tokens(["one two", "three"])
-    # Two known texts and two new ones overflow the cache: all four must still be counted.
-    both = embedder.count_tokens(["one two", "three", "four five six", "seven"])
-    assert both[:2] == first and both[2:] == embedder._count(["four five six", "seven"])
 
 
 def test_question_focus_is_the_asking_sentence_of_a_scene_setting_question():

@@ -28,17 +28,28 @@ class Passage:
 @cache
 def _punkt():
     """nltk's Punkt sentence tokenizer; its parameters ship with llama-index-core, so nothing is downloaded."""
+    import importlib.util
     import os
 
-    import llama_index.core
     import nltk
 
-    cache_dir = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    # Only llama-index-core's folder is needed: found without importing the package (about 1 s of CPU that an
+    # ingest has no other use for).
+    spec = importlib.util.find_spec("llama_index.core")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("llama-index-core, which ships Punkt's parameters, is not installed")
+    cache_dir = os.path.join(spec.submodule_search_locations[0], "_static", "nltk_cache")
     if cache_dir not in nltk.data.path:
         nltk.data.path.append(cache_dir)
     from nltk.tokenize.punkt import PunktTokenizer
 
     return PunktTokenizer("english")
+
+
+def load_sentence_splitter() -> None:
+    """Load Punkt now: its imports (nltk, llama-index) take about 2 s of CPU, which a process forked after this
+    call does not pay again."""
+    _punkt()
 
 
 _QUOTE_CONTINUATION = re.compile(r"^[”\"’']\s*$")

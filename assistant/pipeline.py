@@ -20,7 +20,7 @@ from assistant.embedding import Embedder
 from assistant.errors import AssistantError, IndexProblemError, LLMError, QuestionError
 from assistant.followup import rewrite_followup
 from assistant.ingestion import Article, FileResult, clean_text, expand_paths, read_file
-from assistant.passages import Passage, tokenized_passages
+from assistant.passages import Passage, load_sentence_splitter, tokenized_passages
 from assistant.quotes import statement_rows
 from assistant.retrieval import Filters, Retriever, passage_search_text
 from assistant.settings import Settings
@@ -162,6 +162,8 @@ class Assistant:
                 if result.status != "ingested":
                     continue
                 fresh += self._plan_file(store, result, reusable, seen_paths, report)
+            if fresh:  # before the statements process is forked, so that it inherits Punkt instead of loading it
+                load_sentence_splitter()
             with _statements_runner(len(fresh)) as runner:
                 # Who said what, extracted from now on beside splitting and embedding; taken in article order.
                 found = runner.map(statement_rows, [a.id for a in fresh], [a.text for a in fresh], chunksize=16)

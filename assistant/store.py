@@ -24,7 +24,6 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -263,7 +262,8 @@ class PassageStore:
         tmp_dir = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.directory))
         try:
             _write_jsonl(tmp_dir / "articles.jsonl", (a.to_dict() for a in self.articles.values()))
-            _write_jsonl(tmp_dir / "passages.jsonl", (asdict(p) for p in self.passages.values()))
+            # vars(), not asdict(): asdict deep-copies every sentence tuple, two thirds of a save's time on big indexes
+            _write_jsonl(tmp_dir / "passages.jsonl", (vars(p) for p in self.passages.values()))
             _write_jsonl(tmp_dir / "statements.jsonl", (s for rows in self.statements.values() for s in rows))
             # Through a Python file: faiss's own writer only prints a failed close (a full disk) and leaves a
             # truncated file that the manifest would then vouch for; here any write error raises OSError.

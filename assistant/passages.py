@@ -98,11 +98,15 @@ def tokenized_passages(
     max_tokens: int,
     overlap_sentences: int = 1,
     with_header: bool = True,
+    sentences: list[tuple[int, int]] | None = None,
 ) -> tuple[list[Passage], list[np.ndarray]]:
     """split_article's passages and the word-piece ids of each one's search text (header, newline, passage), put
-    together from the ids its sentences were measured with, so the encoder need not tokenize the passage again."""
+    together from the ids its sentences were measured with, so the encoder need not tokenize the passage again.
+    sentences: the text's sentence_spans, when the caller has them already."""
     text = article.text
-    spans, ids = _split_long_sentences(text, sentence_spans(text), token_ids, max_tokens // 2)
+    if sentences is None:
+        sentences = sentence_spans(text)
+    spans, ids = _split_long_sentences(text, sentences, token_ids, max_tokens // 2)
     if not spans:
         return [], []
     header = token_ids([passage_header(article)])[0] if with_header else []

@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +20,7 @@ from assistant.embedding import Embedder
 from assistant.errors import AssistantError, IndexProblemError, LLMError, QuestionError
 from assistant.followup import rewrite_followup
 from assistant.ingestion import Article, FileResult, clean_text, expand_paths, read_file
-from assistant.passages import Passage, load_sentence_splitter, tokenized_passages
+from assistant.passages import Passage, load_sentence_splitter, sentence_spans, tokenized_passages
 from assistant.quotes import statement_rows
 from assistant.retrieval import Filters, Retriever, passage_search_text
 from assistant.settings import Settings
@@ -31,6 +31,7 @@ CHECKPOINT_PASSAGES = 5000  # save at least this often on long ingests, so an in
 # From this many new articles on, statements are extracted in a second process (below it, the splitting stage
 # that process would fill is only a few seconds long).
 STATEMENTS_PROCESS_MIN_ARTICLES = 200
+STATEMENTS_TASK_ARTICLES = 16  # articles sent to that process at a time: fewer round trips, little waiting
 
 
 @dataclass
@@ -165,14 +166,19 @@ class Assistant:
             if fresh:  # before the statements process is forked, so that it inherits Punkt instead of loading it
                 load_sentence_splitter()
             with _statements_runner(len(fresh)) as runner:
-                # Who said what, extracted from now on beside splitting and embedding; taken in article order.
-                found = runner.map(statement_rows, [a.id for a in fresh], [a.text for a in fresh], chunksize=16)
                 # Splitting counts the word pieces of every sentence: a stage of its own on big collections.
                 progress.start("splitting", len(fresh))
                 pending: list[tuple[Article, list[Passage], list]] = []  # with each passage's token ids
-                for article in fresh:
-                    pending.append((article, *self._split(article)))
-                    progress.advance(1)
+                tasks: list[Future] = []  # who said what, extracted beside splitting and embedding, in order
+                for first in range(0, len(fresh), STATEMENTS_TASK_ARTICLES):
+                    rows = []
+                    for article in fresh[first : first + STATEMENTS_TASK_ARTICLES]:
+                        sentences = sentence_spans(article.text)  # found once, for passages and statements
+                        pending.append((article, *self._split(article, sentences)))
+                        rows.append((article.id, article.text, sentences))
+                        progress.advance(1)
+                    tasks.append(runner.submit(_statement_rows_of, rows))
+                found = (statements for task in tasks for statements in task.result())
                 total = sum(len(p) for _, p, _ in pending)
                 progress.start("embedding", total)
                 for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
@@ -213,10 +219,10 @@ class Assistant:
             result.reason = f"duplicate of {duplicates[0]}" if duplicates else ""
         return fresh
 
-    def _split(self, article: Article) -> tuple[list[Passage], list]:
+    def _split(self, article: Article, sentences: list[tuple[int, int]]) -> tuple[list[Passage], list]:
         p = self.settings.passages
-        embedder = self.embedder
-        return tokenized_passages(article, embedder.token_ids, p.max_tokens, p.overlap_sentences, p.title_prefix)
+        token_ids = self.embedder.token_ids
+        return tokenized_passages(article, token_ids, p.max_tokens, p.overlap_sentences, p.title_prefix, sentences)
 
     def _embed_and_add(self, store, chunk, found: Iterator[list[dict]], reusable, report, progress: Progress) -> None:
         import numpy as np
@@ -384,6 +390,11 @@ def _statements_runner(articles: int) -> Iterator[Executor]:
         runner.shutdown(wait=False, cancel_futures=True)  # an error or Ctrl-C: don't finish the whole corpus first
         raise
     runner.shutdown()
+
+
+def _statement_rows_of(articles: list[tuple[str, str, list[tuple[int, int]]]]) -> list[list[dict]]:
+    """statement_rows of several (article id, text, sentence spans): one task of the statements runner."""
+    return [statement_rows(*article) for article in articles]
 
 
 def _follow_parent(parent: int) -> None:

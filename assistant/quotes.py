@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from difflib import SequenceMatcher
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from assistant.passages import sentence_spans
 
@@ -158,8 +158,7 @@ class _Quote:
     cend: int
 
 
-@dataclass(frozen=True)
-class _Tok:
+class _Tok(NamedTuple):  # a tuple, not a dataclass: articles have tens of thousands, built in a hot loop
     kind: str  # "w" word, "p" punctuation, "q" a whole quotation
     start: int
     end: int
@@ -176,17 +175,29 @@ class _Paragraph:
     quotes: list[_Quote]
     units: list[tuple[int, int]]
     unit_tokens: list[list[_Tok]]
+    unit_runs: list[list[tuple[int, int]]]  # _cap_runs of each unit's tokens (asked for twice)
 
 
-def _layout(text: str) -> list[_Paragraph]:
+def _layout(text: str, sentences: list[tuple[int, int]] | None = None) -> list[_Paragraph]:
     """Paragraphs, quotations, units and tokens of a whole article."""
-    layout = []
+    if sentences is None:
+        sentences = sentence_spans(text)
+    layout, k = [], 0
     for start, end in _paragraphs(text):
+        # The sentences overlapping the paragraph, clipped to it: a line's first sentence may start with the
+        # line's indent, and a closing quote alone on a line is glued to the sentence above.
+        while k < len(sentences) and sentences[k][1] <= start:
+            k += 1
+        spans, j = [], k
+        while j < len(sentences) and sentences[j][0] < end:
+            spans.append((max(sentences[j][0], start), min(sentences[j][1], end)))
+            j += 1
         quotes = _quotes_in(text, start, end)
         quote_at = {q.start: q for q in quotes}
-        units = _units(text, start, end, quotes)
+        units = _units(text, spans, quotes)
         tokens = [_tokenize(text, s, e, quote_at) for s, e in units]
-        layout.append(_Paragraph(start, end, _is_headline(text, start, end), quotes, units, tokens))
+        runs = [_cap_runs(toks) for toks in tokens]
+        layout.append(_Paragraph(start, end, _is_headline(text, start, end), quotes, units, tokens, runs))
     return layout
 
 
@@ -233,9 +244,8 @@ def _closing_mark(text: str, i: int, end: int) -> int | None:
     return None
 
 
-def _units(text: str, start: int, end: int, quotes: list[_Quote]) -> list[tuple[int, int]]:
+def _units(text: str, spans: list[tuple[int, int]], quotes: list[_Quote]) -> list[tuple[int, int]]:
     """Sentences of a paragraph, re-joined where Punkt cut inside a quotation or before "he said"."""
-    spans = [(s + start, e + start) for s, e in sentence_spans(text[start:end])]
     units: list[tuple[int, int]] = []
     for s, e in spans:
         inside_quote = any(q.start < s < q.end for q in quotes)
@@ -396,10 +406,9 @@ class _Cast:
         """
         if word not in self._near:
             lower = word.lower()
-            near = (
-                [p for p in self.persons.values() if _near(p.name.split()[-1].lower(), lower)] if len(word) >= 6 else []
-            )
-            first = [p for p in self.persons.values() if p.name.split()[0] == word]
+            names = [(p, p.name.split()) for p in self.persons.values()]
+            near = [p for p, words in names if _near(words[-1].lower(), lower)] if len(word) >= 6 else []
+            first = [p for p, words in names if words[0] == word]
             self._near[word] = near or (first if len(first) == 1 else [])
         return self._near[word]
 
@@ -479,8 +488,8 @@ def _collect_cast(text: str, layout: list[_Paragraph]) -> _Cast:
     cast = _Cast(lower_words={w for w in re.findall(r"\b[a-z][a-z\-]+\b", text)})
     runs_seen: list[tuple[list[_Tok], tuple[int, int]]] = []
     for para in layout:
-        for toks in para.unit_tokens:
-            for run in _cap_runs(toks):
+        for toks, runs in zip(para.unit_tokens, para.unit_runs, strict=True):
+            for run in runs:
                 run = _drop_sentence_opener(toks, run, cast)
                 runs_seen.append((toks, run))
                 if not para.headline:  # breadcrumbs and furniture ("Most Popular") name nobody
@@ -680,14 +689,16 @@ def _resolve_name(words: list[str], cast: _Cast) -> _Entity:
     return cast.org(("the " if det else "") + " ".join(core))
 
 
-def _record_mentions(toks: list[_Tok], cast: _Cast, para: int) -> tuple[_Entity, int, int] | None:
+def _record_mentions(
+    toks: list[_Tok], runs: list[tuple[int, int]], cast: _Cast, para: int
+) -> tuple[_Entity, int, int] | None:
     """Note the people a unit names (outside quotes), for recency.
 
     A person opening the sentence (after an introductory phrase at most) is salient for pronouns; it is
     returned as (person, first token, first token after the name).
     """
     subject = None
-    for run in _cap_runs(toks):
+    for run in runs:
         i, j = _drop_sentence_opener(toks, run, cast)
         _, name = _split_title([_bare(t.text) for t in toks[i:j]])
         person = cast.person_for(name)
@@ -1073,14 +1084,15 @@ def _make(text: str, s: int, e: int, kind: Kind, pending: _Pending) -> Statement
 # ---------------------------------------------------------------------------------------------------------
 
 
-def statement_rows(article_id: str, text: str) -> list[dict]:
+def statement_rows(article_id: str, text: str, sentences: list[tuple[int, int]] | None = None) -> list[dict]:
     """An article's statements as the index stores them (one dict each, with the article's id)."""
-    return [{"article_id": article_id, **asdict(s)} for s in extract_statements(text)]
+    return [{"article_id": article_id, **asdict(s)} for s in extract_statements(text, sentences)]
 
 
-def extract_statements(text: str) -> list[Statement]:
-    """All statements in an article's text, in order, each with its resolved speaker."""
-    layout = _layout(text)
+def extract_statements(text: str, sentences: list[tuple[int, int]] | None = None) -> list[Statement]:
+    """All statements in an article's text, in order, each with its resolved speaker; sentences are the text's
+    sentence_spans when the caller has them already (splitting into passages made them)."""
+    layout = _layout(text, sentences)
     cast = _collect_cast(text, layout)
     statements: list[Statement] = []
     seen: set[tuple[int, int]] = set()
@@ -1090,8 +1102,8 @@ def extract_statements(text: str) -> list[Statement]:
         if para.headline:
             colon = None
             continue
-        for u, toks in enumerate(para.unit_tokens):
-            subject = _record_mentions(toks, cast, p)
+        for u, (toks, runs) in enumerate(zip(para.unit_tokens, para.unit_runs, strict=True)):
+            subject = _record_mentions(toks, runs, cast, p)
             found = _unit_statements(toks, _find_cues(toks), cast, p, text)
             if not found and _is_pure_quote(toks):
                 # A bare quote goes on from its own paragraph, or (opening one) from the paragraph before.

@@ -34,7 +34,7 @@ import numpy as np
 from assistant.embedding import Embedder
 from assistant.evaluation.metrics import contains_phrase
 from assistant.ingestion import read_file
-from assistant.passages import split_article
+from assistant.passages import sentence_spans, split_article, tokenized_passages
 from assistant.pipeline import Assistant
 from assistant.quotes import extract_statements
 from assistant.retrieval import Retriever, passage_search_text
@@ -193,13 +193,16 @@ def ingest_speed(folder: Path, settings: Settings, sample: int, backends: list[s
             articles = read_file(path, 1 << 40, settings.ingest.min_chars).articles
             stages["read"] = time.perf_counter() - started
             started = time.perf_counter()
+            sentences = [sentence_spans(a.text) for a in articles]  # shared by passages and statements
+            stages["sentences"] = time.perf_counter() - started
+            started = time.perf_counter()
             split = [
-                (a, split_article(a, embedder.token_ids, p.max_tokens, p.overlap_sentences, p.title_prefix))
-                for a in articles
+                (a, tokenized_passages(a, embedder.token_ids, p.max_tokens, p.overlap_sentences, p.title_prefix, s)[0])
+                for a, s in zip(articles, sentences, strict=True)
             ]
             stages["split_and_count_tokens"] = time.perf_counter() - started
             started = time.perf_counter()
-            statements = [extract_statements(a.text) for a in articles]
+            statements = [extract_statements(a.text, s) for a, s in zip(articles, sentences, strict=True)]
             stages["statements"] = time.perf_counter() - started
             texts = [passage_search_text(x, a, p.title_prefix) for a, ps in split for x in ps]
             started = time.perf_counter()

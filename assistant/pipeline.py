@@ -165,26 +165,21 @@ class Assistant:
                 fresh += self._plan_file(store, result, reusable, seen_paths, report)
             if fresh:  # before the statements process is forked, so that it inherits Punkt instead of loading it
                 load_sentence_splitter()
-            with _statements_runner(len(fresh)) as runner:
-                # Splitting counts the word pieces of every sentence: a stage of its own on big collections.
-                progress.start("splitting", len(fresh))
-                pending: list[tuple[Article, list[Passage], list]] = []  # with each passage's token ids
-                tasks: list[Future] = []  # who said what, extracted beside splitting and embedding, in order
-                for first in range(0, len(fresh), STATEMENTS_TASK_ARTICLES):
-                    rows = []
-                    for article in fresh[first : first + STATEMENTS_TASK_ARTICLES]:
-                        sentences = sentence_spans(article.text)  # found once, for passages and statements
-                        pending.append((article, *self._split(article, sentences)))
-                        rows.append((article.id, article.text, sentences))
-                        progress.advance(1)
-                    tasks.append(runner.submit(_statement_rows_of, rows))
-                found = (statements for task in tasks for statements in task.result())
-                total = sum(len(p) for _, p, _ in pending)
-                progress.start("embedding", total)
+            # Checkpoints are saved on a thread of their own while the next chunk is embedded.
+            with _statements_runner(len(fresh)) as runner, ThreadPoolExecutor(1) as saver:
+                pending, found = self._split_all(fresh, runner, progress)
+                progress.start("embedding", sum(len(p) for _, p, _ in pending))
+                saving: Future | None = None
                 for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
-                    self._embed_and_add(store, chunk, found, reusable, report, progress)
-                    store.save(self._snapshot())
-            if not pending and report.articles_removed:
+                    vectors = self._embed(chunk, reusable, report, progress)
+                    statements = [next(found) for _ in chunk]
+                    if saving is not None:
+                        saving.result()  # the store must not change while it is being written
+                    self._add(store, chunk, vectors, statements, report)
+                    saving = saver.submit(store.save, self._snapshot())
+                if saving is not None:
+                    saving.result()
+            if not fresh and report.articles_removed:
                 store.save(self._snapshot())
         self._store = None  # the next question reloads the new generation
         report.seconds = time.perf_counter() - started
@@ -219,12 +214,29 @@ class Assistant:
             result.reason = f"duplicate of {duplicates[0]}" if duplicates else ""
         return fresh
 
-    def _split(self, article: Article, sentences: list[tuple[int, int]]) -> tuple[list[Passage], list]:
+    def _split_all(self, fresh: list[Article], runner: Executor, progress: Progress) -> tuple[list, Iterator]:
+        """Passages of each article with their word-piece ids, and (from the runner, in article order) its
+        statements; splitting counts the word pieces of every sentence: a stage of its own on big collections."""
         p = self.settings.passages
         token_ids = self.embedder.token_ids
-        return tokenized_passages(article, token_ids, p.max_tokens, p.overlap_sentences, p.title_prefix, sentences)
+        progress.start("splitting", len(fresh))
+        pending: list[tuple[Article, list[Passage], list]] = []
+        tasks: list[Future] = []
+        for first in range(0, len(fresh), STATEMENTS_TASK_ARTICLES):
+            rows = []
+            for article in fresh[first : first + STATEMENTS_TASK_ARTICLES]:
+                sentences = sentence_spans(article.text)  # found once, for passages and statements
+                passages, ids = tokenized_passages(
+                    article, token_ids, p.max_tokens, p.overlap_sentences, p.title_prefix, sentences
+                )
+                pending.append((article, passages, ids))
+                rows.append((article.id, article.text, sentences))
+                progress.advance(1)
+            tasks.append(runner.submit(_statement_rows_of, rows))
+        return pending, (statements for task in tasks for statements in task.result())
 
-    def _embed_and_add(self, store, chunk, found: Iterator[list[dict]], reusable, report, progress: Progress) -> None:
+    def _embed(self, chunk, reusable, report, progress: Progress):
+        """Vectors of a chunk's passages, in order; a passage whose search text had a vector before reuses it."""
         import numpy as np
 
         with_header = self.settings.passages.title_prefix
@@ -236,18 +248,20 @@ class Assistant:
             vectors[todo] = self.embedder.embed(
                 [texts[i] for i in todo], progress=progress.advance, token_ids=[ids[i] for i in todo]
             )
-        statements = [next(found) for _ in chunk]
         for i, text in enumerate(texts):
             if text in reusable:
                 vectors[i] = reusable[text]
         progress.advance(len(texts) - len(todo))
+        report.passages_embedded += len(todo)
+        return vectors
+
+    def _add(self, store: PassageStore, chunk, vectors, statements: list[list[dict]], report) -> None:
         row = 0
         for (article, passages, _), found in zip(chunk, statements, strict=True):
             store.add(article, passages, vectors[row : row + len(passages)], found)
             row += len(passages)
             report.articles_added += 1
             report.passages_added += len(passages)
-        report.passages_embedded += len(todo)
 
     def _snapshot(self) -> dict:
         return {"passages": self.settings.passages.model_dump(mode="json")}

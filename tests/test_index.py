@@ -98,6 +98,37 @@ def test_the_statements_process_ends_with_a_killed_ingest(tmp_path):
         pytest.fail(f"statements process {worker} outlived its killed parent")
 
 
+def test_a_failed_ingest_keeps_the_checkpoints_saved_before_it(new_assistant, embedder, monkeypatch, tmp_path):
+    """Checkpoints are saved while the next chunk embeds: what was saved before a failure stays, whole."""
+    import assistant.pipeline
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    topics = ["water prices", "bus fares", "school meals", "park hours", "library fees"]
+    for i, topic in enumerate(topics):
+        (folder / f"{i}.txt").write_text(article_text(topic))
+    monkeypatch.setattr(assistant.pipeline, "CHECKPOINT_PASSAGES", 1)  # one article a chunk
+    calls = []
+    real_embed = embedder.embed
+
+    def embed_failing_on_the_fourth_chunk(texts, *args, **kwargs):
+        calls.append(len(texts))
+        if len(calls) == 4:
+            raise RuntimeError("the encoder died")
+        return real_embed(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "embed", embed_failing_on_the_fourth_chunk)
+    with pytest.raises(RuntimeError, match="encoder died"):
+        new_assistant().ingest([folder])
+    monkeypatch.setattr(embedder, "embed", real_embed)
+    reopened = new_assistant()
+    store = reopened.store
+    assert sorted(a.path.rsplit("/", 1)[-1] for a in store.articles.values()) == ["0.txt", "1.txt", "2.txt"]
+    assert store.faiss.ntotal == len(store.passages) > 0
+    again = reopened.ingest([folder])
+    assert again.count("unchanged") == 3 and again.articles_added == 2
+
+
 def test_changed_file_replaces_its_passages_and_reuses_vectors(new_assistant, corpus):
     assistant = new_assistant()
     assistant.ingest([corpus])

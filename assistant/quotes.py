@@ -140,6 +140,7 @@ _TAIL_PREPOSITIONS = _words(
 _CONNECTORS = _words("and but while whereas although though as because so")
 
 _OPENING_MARKS = {"“": "”", "«": "»", '"': '"', "‘": "’"}
+_OPENING = re.compile("|".join(_OPENING_MARKS))
 # a word (with inner hyphens, apostrophes and dots: "U.S.", "Trump’s"), or any other single visible character
 _TOKEN = re.compile(r"(?P<word>[^\W_](?:[\w\-]|[’'](?=[^\W_])|\.(?=[^\W_]))*)|\S")
 _SENTENCE_END = tuple('.!?:”"’)…')
@@ -220,9 +221,9 @@ def _is_headline(text: str, start: int, end: int) -> bool:
 def _quotes_in(text: str, start: int, end: int) -> list[_Quote]:
     """Quotations of one paragraph; an unclosed double quote runs to the paragraph end (it goes on below)."""
     quotes, i = [], start
-    while i < end:
-        ch = text[i]
-        if ch in _OPENING_MARKS and not (ch == "‘" and i > start and text[i - 1].isalnum()):
+    while (m := _OPENING.search(text, i, end)) is not None:
+        i, ch = m.start(), m.group()
+        if not (ch == "‘" and i > start and text[i - 1].isalnum()):
             close = _closing_mark(text, i, end)
             if close is None and ch != "‘":
                 quotes.append(_Quote(i, end, i + 1, end))
@@ -237,11 +238,11 @@ def _quotes_in(text: str, start: int, end: int) -> list[_Quote]:
 
 def _closing_mark(text: str, i: int, end: int) -> int | None:
     closing = _OPENING_MARKS[text[i]]
-    for j in range(i + 1, end):
-        # A right single quote followed by a letter is an apostrophe (Trump’s), not the end of a quote.
-        if text[j] == closing and not (closing == "’" and j + 1 < end and text[j + 1].isalpha()):
-            return j
-    return None
+    j = text.find(closing, i + 1, end)
+    # A right single quote followed by a letter is an apostrophe (Trump’s), not the end of a quote.
+    while j != -1 and closing == "’" and j + 1 < end and text[j + 1].isalpha():
+        j = text.find(closing, j + 1, end)
+    return None if j == -1 else j
 
 
 def _units(text: str, spans: list[tuple[int, int]], quotes: list[_Quote]) -> list[tuple[int, int]]:
@@ -351,6 +352,13 @@ class _Entity:
 
 
 @dataclass
+class _NameIndex:
+    surname: dict[str, list[_Entity]]  # lower-case last name word -> persons
+    initial: dict[str, list[tuple[str, _Entity]]]  # its first letter -> (lower-case last name word, person)
+    first: dict[str, list[_Entity]]  # first name word -> persons
+
+
+@dataclass
 class _Cast:
     persons: dict[str, _Entity] = field(default_factory=dict)
     orgs: dict[str, _Entity] = field(default_factory=dict)
@@ -358,30 +366,38 @@ class _Cast:
     lower_words: set[str] = field(default_factory=set)  # words the text uses in lower case
     events: list[tuple[int, _Entity, int]] = field(default_factory=list)  # (offset, entity, paragraph)
     mentions: dict[str, tuple[int, int]] = field(default_factory=dict)  # name -> (paragraph, offset)
-    _surnames: dict[str, list[_Entity]] | None = None  # index of persons by last name word, built lazily
+    _index: _NameIndex | None = None  # persons by name parts, built lazily (names are looked up per mention)
     _near: dict[str, list[_Entity]] = field(default_factory=dict)  # cache of _near_or_first
 
     def add_person(self, full: str) -> _Entity:
         self.persons[full] = _Entity(full, "person")
-        self._surnames, self._near = None, {}
+        self._index, self._near = None, {}
         return self.persons[full]
 
     def rename_person(self, person: _Entity, full: str) -> None:
         del self.persons[person.name]
         person.name = full
         self.persons[full] = person
-        self._surnames, self._near = None, {}
+        self._index, self._near = None, {}
+
+    @property
+    def index(self) -> _NameIndex:
+        if self._index is None:
+            self._index = _NameIndex({}, {}, {})
+            for p in self.persons.values():  # in the persons' order, which breaks ties among them
+                words = p.name.split()
+                surname = words[-1].lower()
+                self._index.surname.setdefault(surname, []).append(p)
+                self._index.initial.setdefault(surname[0], []).append((surname, p))
+                self._index.first.setdefault(words[0], []).append(p)
+        return self._index
 
     def note_speaker(self, ent: _Entity, offset: int, para: int) -> None:
         self.events.append((offset, ent, para))
         self.mentions[ent.name] = (para, offset)
 
     def by_surname(self, word: str) -> list[_Entity]:
-        if self._surnames is None:
-            self._surnames = {}
-            for p in self.persons.values():
-                self._surnames.setdefault(p.name.split()[-1].lower(), []).append(p)
-        return self._surnames.get(_bare(word).lower(), [])
+        return self.index.surname.get(_bare(word).lower(), [])
 
     def person_for(self, name_words: Sequence[str]) -> _Entity | None:
         """The person a name refers to: exact full name, then surname, then a near-miss spelling."""
@@ -406,9 +422,10 @@ class _Cast:
         """
         if word not in self._near:
             lower = word.lower()
-            names = [(p, p.name.split()) for p in self.persons.values()]
-            near = [p for p, words in names if _near(words[-1].lower(), lower)] if len(word) >= 6 else []
-            first = [p for p, words in names if words[0] == word]
+            # _near asks for the same first letter: only surnames with it are tried
+            same_initial = self.index.initial.get(lower[0], []) if len(word) >= 6 else []
+            near = [p for surname, p in same_initial if _near(surname, lower)]
+            first = self.index.first.get(word, [])
             self._near[word] = near or (first if len(first) == 1 else [])
         return self._near[word]
 

@@ -171,7 +171,7 @@ class Retriever:
         self.ids = np.array(sorted(store.passages), dtype=np.int64)
         self._row_of = {int(pid): row for row, pid in enumerate(self.ids)}
         self._bm25 = None
-        self._bm25_lock = threading.Lock()  # the chat's warm-up thread and a first question may both ask for it
+        self._build_lock = threading.Lock()  # the chat's warm-up thread and a first question may both build
         self._doc_freq: Counter[str] = Counter()
         self.with_header = with_header
         self.bm25_build_seconds = 0.0  # how long the lazy BM25 build took (reported by the benchmarks)
@@ -180,11 +180,16 @@ class Retriever:
         self._source = np.array([a.source.lower() for a in articles], dtype=object)
         self._lead = np.array([self.store.passages[int(pid)].start == 0 for pid in self.ids], dtype=bool)
         self._shingle_cache: dict[int, frozenset[str]] = {}
+        article_ids = sorted(store.articles)
+        self._article_ids = article_ids
+        article_row = {aid: row for row, aid in enumerate(article_ids)}
+        self._article_row = np.array([article_row[a.id] for a in articles], dtype=np.int64)
+        self._article_vectors: np.ndarray | None = None  # built on first use, like BM25
 
     # ---- BM25 -------------------------------------------------------------------------------------
     def _bm25_index(self):
         """The BM25 index of every passage, built on first use (seconds on a large collection)."""
-        with self._bm25_lock:
+        with self._build_lock:
             if self._bm25 is None:
                 import bm25s
 
@@ -206,6 +211,15 @@ class Retriever:
         """Build what the configured mode needs before the first question (BM25 unless the mode is dense)."""
         if self.settings.mode != "dense":
             self._bm25_index()
+        if self.settings.mode == "hybrid" and self.settings.article_weight:
+            self.article_vectors()
+
+    def article_vectors(self) -> np.ndarray:
+        """Each article's vector (rows in sorted article id order), from the stored passage vectors."""
+        with self._build_lock:
+            if self._article_vectors is None:
+                self._article_vectors = self.store.article_vectors(self._article_ids)
+            return self._article_vectors
 
     def idf(self, term: str) -> float:
         """BM25 inverse document frequency of a stemmed term; terms never seen weigh the most."""
@@ -359,7 +373,8 @@ class Retriever:
         return hits
 
     def _score_fusion(self, bm25_raw, bm25_rows, dense_cos: dict[int, float], qvec, prior) -> dict[int, float]:
-        """(bm25_weight * BM25/best BM25 + dense_weight * cosine) * prior over the union of both candidate lists.
+        """(bm25_weight * BM25/best BM25 + dense_weight * cosine + article_weight * the article's cosine) * prior
+        over the union of both candidate lists.
 
         Both scores are exact for every candidate: BM25 is scored for all passages anyway, and the cosine of a
         passage only BM25 found is computed from its stored vector.
@@ -378,7 +393,10 @@ class Retriever:
         best = b.max() if len(b) else 0.0
         b = b / best if best > 0 else b
         d = np.array([dense_cos.get(r, 0.0) for r in rows])
-        fused = (s.bm25_weight * b + s.dense_weight * d) * prior[rows_arr]
+        fused = s.bm25_weight * b + s.dense_weight * d
+        if s.article_weight and qvec is not None:
+            fused = fused + s.article_weight * (self.article_vectors()[self._article_row[rows_arr]] @ qvec[0])
+        fused = fused * prior[rows_arr]
         return {r: float(f) for r, f in zip(rows, fused, strict=True)}
 
 

@@ -92,6 +92,12 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (fusion=rrf).")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
+    article_weight: float = Field(
+        0.4,
+        ge=0,
+        description="Weight, in the score fusion, of the cosine between the question and the passage's whole "
+        "article (the mean of its passage vectors): a passage of an article about the question ranks higher.",
+    )
     bm25_k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation (bm25s' default).")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 passage-length normalisation (bm25s' default).")
     focus_weight: float = Field(

@@ -151,6 +151,19 @@ class PassageStore:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack([self.faiss.reconstruct(int(i)) for i in ids]).astype(np.float32)
 
+    def article_vectors(self, article_ids: list[str]) -> np.ndarray:
+        """Per article, the normalised mean of its passages' vectors (zeros for an article without passages);
+        read from FAISS in blocks, so a big index is never copied whole."""
+        row_of = {aid: row for row, aid in enumerate(article_ids)}
+        out = np.zeros((len(article_ids), self.dimension), dtype=np.float32)
+        base = faiss.downcast_index(self.faiss.index)
+        ids = faiss.vector_to_array(self.faiss.id_map)
+        for first in range(0, self.faiss.ntotal, 50_000):
+            block = base.reconstruct_n(first, min(50_000, self.faiss.ntotal - first))
+            rows = [row_of[self.passages[int(pid)].article_id] for pid in ids[first : first + len(block)]]
+            np.add.at(out, rows, block)
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
     # ---- reading -----------------------------------------------------------------------------------
     @classmethod
     def open(

@@ -53,7 +53,7 @@ BASELINE = {
 BASELINE_INGEST = {"passages": 43_677, "seconds": 31.5 * 60}
 # The retrieval settings before issue 8: plain rankings, equal-weight RRF, no priors, no dedup.
 BEFORE = {"fusion": "rrf", "dense_weight": 1.0, "bm25_weight": 1.0, "date_prior": False, "lead_boost": 1.0,
-          "dedup": False, "focus_weight": 0.0}  # fmt: skip
+          "dedup": False, "focus_weight": 0.0, "article_weight": 0.0}  # fmt: skip
 TARGETS = {"hit_at_1": 0.79, "hit_at_5": 0.93, "mrr_at_10": 0.85}
 
 
@@ -118,6 +118,7 @@ def configurations(default_mode: str) -> list[tuple[str, str, dict, bool]]:
         ("default - lead boost", {"lead_boost": 1.0}, True),
         ("default - dedup", {"dedup": False}, True),
         ("default - question focus", {"focus_weight": 0.0}, True),
+        ("default - article vector", {"article_weight": 0.0}, True),
         ("default, fusion=rrf", {"fusion": "rrf"}, True),
     ]
     configs += [(name, default_mode, overrides, date) for name, overrides, date in ablations]

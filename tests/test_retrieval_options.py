@@ -112,6 +112,7 @@ def test_dedup_drops_wire_copies(twin_storms):
 def test_fusion_weights_and_kinds(twin_storms):
     settings = twin_storms.settings.retrieval
     settings.dedup = False
+    settings.article_weight = 0.0  # checked on its own below
     retriever = twin_storms.retriever
     question = "council vote on money for schools"
     dense = retriever.retrieve(question, k=3, mode="dense")
@@ -135,6 +136,33 @@ def test_fusion_weights_and_kinds(twin_storms):
     cosine = float(embedder.embed_query(question) @ passage_vector)
     # (int8 activations are quantized per batch, so a vector varies by ~1e-3 with the texts embedded beside it)
     assert top.score == pytest.approx((1.0 + 0.5 * cosine) * settings.lead_boost, rel=2e-3)
+    # + article_weight x the cosine of the whole article (here one passage long: the same vector)
+    settings.article_weight = 0.25
+    with_article = retriever.retrieve(question, k=1, mode="hybrid")[0]
+    assert with_article.passage.id == top.passage.id
+    assert with_article.score == pytest.approx((1.0 + 0.75 * cosine) * settings.lead_boost, rel=2e-3)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_article_vectors_are_the_mean_of_their_passages(tmp_path, embedder, kind):
+    records = [
+        {"title": "Storm floods Marlow", "text": STORM, "source": "a", "published": "2022-03-01"},
+        {"title": "Council passes school budget", "text": BUDGET, "source": "b", "published": "2022-06-01"},
+    ]
+    settings = Settings()
+    settings.index.dir, settings.index.kind = tmp_path / "index", kind
+    settings.passages.max_tokens, settings.passages.overlap_sentences = 40, 0
+    assistant = Assistant(settings, embedder)
+    assistant.ingest([write_corpus(tmp_path / "corpus", records)])
+    store = assistant.store
+    article_ids = sorted(store.articles)
+    vectors = store.article_vectors(article_ids)
+    for row, article_id in enumerate(article_ids):
+        ids = [pid for pid, p in store.passages.items() if p.article_id == article_id]
+        mean = store.vectors_for(ids).mean(axis=0)
+        assert vectors[row] == pytest.approx(mean / np.linalg.norm(mean), abs=1e-6)
+    storm = article_ids.index(next(a.id for a in store.articles.values() if a.source == "a"))
+    assert sum(1 for p in store.passages.values() if p.article_id == article_ids[storm]) >= 2
 
 
 def test_lead_boost_lifts_the_first_passage(tmp_path, embedder):

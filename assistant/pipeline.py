@@ -170,15 +170,20 @@ class Assistant:
                 pending, found = self._split_all(fresh, runner, progress)
                 progress.start("embedding", sum(len(p) for _, p, _ in pending))
                 saving: Future | None = None
-                for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
-                    vectors = self._embed(chunk, reusable, report, progress)
-                    statements = [next(found) for _ in chunk]
+                try:
+                    for chunk in _chunks(pending, CHECKPOINT_PASSAGES):
+                        if saving is not None and saving.done():
+                            saving.result()  # a failed save (a full disk) stops the ingest before more embedding
+                        vectors = self._embed(chunk, reusable, report, progress)
+                        statements = [next(found) for _ in chunk]
+                        if saving is not None:
+                            saving.result()  # the store must not change while it is being written
+                        self._add(store, chunk, vectors, statements, report)
+                        saving = saver.submit(store.save, self._snapshot())
                     if saving is not None:
-                        saving.result()  # the store must not change while it is being written
-                    self._add(store, chunk, vectors, statements, report)
-                    saving = saver.submit(store.save, self._snapshot())
-                if saving is not None:
-                    saving.result()
+                        saving.result()
+                finally:
+                    _wait_through_interrupts(saving)  # the write lock must outlive a save in progress
             if not fresh and report.articles_removed:
                 store.save(self._snapshot())
         self._store = None  # the next question reloads the new generation
@@ -404,6 +409,15 @@ def _statements_runner(articles: int) -> Iterator[Executor]:
         runner.shutdown(wait=False, cancel_futures=True)  # an error or Ctrl-C: don't finish the whole corpus first
         raise
     runner.shutdown()
+
+
+def _wait_through_interrupts(saving: Future | None) -> None:
+    """Wait for a save to end, even through a second Ctrl-C (the first is already on its way up)."""
+    while saving is not None and not saving.done():
+        try:
+            saving.exception()
+        except KeyboardInterrupt:
+            continue
 
 
 def _statement_rows_of(articles: list[tuple[str, str, list[tuple[int, int]]]]) -> list[list[dict]]:

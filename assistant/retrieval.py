@@ -171,7 +171,7 @@ class Retriever:
         self.ids = np.array(sorted(store.passages), dtype=np.int64)
         self._row_of = {int(pid): row for row, pid in enumerate(self.ids)}
         self._bm25 = None
-        self._build_lock = threading.Lock()  # the chat's warm-up thread and a first question may both build
+        self._build_lock = threading.Lock()  # the chat's warm-up thread and a first question may both build BM25
         self._doc_freq: Counter[str] = Counter()
         self.with_header = with_header
         self.bm25_build_seconds = 0.0  # how long the lazy BM25 build took (reported by the benchmarks)
@@ -185,10 +185,13 @@ class Retriever:
         article_row = {aid: row for row, aid in enumerate(article_ids)}
         self._article_row = np.array([article_row[a.id] for a in articles], dtype=np.int64)
         self._article_vectors: np.ndarray | None = None  # built on first use, like BM25
+        self._article_lock = threading.Lock()
 
     # ---- BM25 -------------------------------------------------------------------------------------
     def _bm25_index(self):
         """The BM25 index of every passage, built on first use (seconds on a large collection)."""
+        if self._bm25 is not None:  # built: no lock to wait on while the article vectors are being built
+            return self._bm25
         with self._build_lock:
             if self._bm25 is None:
                 import bm25s
@@ -211,12 +214,15 @@ class Retriever:
         """Build what the configured mode needs before the first question (BM25 unless the mode is dense)."""
         if self.settings.mode != "dense":
             self._bm25_index()
-        if self.settings.mode == "hybrid" and self.settings.article_weight:
+        s = self.settings
+        if s.mode == "hybrid" and s.fusion == "score" and s.article_weight:
             self.article_vectors()
 
     def article_vectors(self) -> np.ndarray:
         """Each article's vector (rows in sorted article id order), from the stored passage vectors."""
-        with self._build_lock:
+        if self._article_vectors is not None:
+            return self._article_vectors
+        with self._article_lock:
             if self._article_vectors is None:
                 self._article_vectors = self.store.article_vectors(self._article_ids)
             return self._article_vectors

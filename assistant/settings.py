@@ -87,7 +87,8 @@ class RetrievalSettings(BaseModel):
     fusion: Literal["score", "rrf"] = Field(
         "score",
         description="How hybrid mode combines the rankings: 'score' = bm25_weight x BM25/best BM25 + dense_weight x "
-        "cosine, over the union of both candidate lists; 'rrf' = weighted reciprocal rank fusion.",
+        "cosine + article_weight x the article's cosine, over the union of both candidate lists; 'rrf' = weighted "
+        "reciprocal rank fusion.",
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant (fusion=rrf).")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
@@ -96,7 +97,8 @@ class RetrievalSettings(BaseModel):
         0.4,
         ge=0,
         description="Weight, in the score fusion, of the cosine between the question and the passage's whole "
-        "article (the mean of its passage vectors): a passage of an article about the question ranks higher.",
+        "article (the mean of its passage vectors): a passage of an article about the question ranks higher. "
+        "A dense signal: set it to 0 with dense_weight for BM25 alone.",
     )
     bm25_k1: float = Field(1.5, gt=0, description="BM25 term-frequency saturation (bm25s' default).")
     bm25_b: float = Field(0.75, ge=0, le=1, description="BM25 passage-length normalisation (bm25s' default).")

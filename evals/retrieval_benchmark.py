@@ -371,8 +371,9 @@ def main() -> int:
               f"{total} passages of the index; baseline {BASELINE_INGEST['seconds'] / 60:.1f} min for "
               f"{BASELINE_INGEST['passages']} passages")  # fmt: skip
         print(
-            "| backend | encoder passages/s | encoder s | stages s one after another (read, split, statements, "
-            "save) | stages/encoder | `assistant ingest` s | (ingest − encoder)/encoder | projected corpus min |"
+            "| backend | encoder passages/s | encoder s | stages s one after another (read, sentences, split, "
+            "statements, save) | stages/encoder | `assistant ingest` s | (ingest − encoder)/encoder "
+            "| projected corpus min |"
         )
         print("|---|---|---|---|---|---|---|---|")  # fmt: skip
         for backend, r in ing["backends"].items():

@@ -124,9 +124,47 @@ def test_a_failed_ingest_keeps_the_checkpoints_saved_before_it(new_assistant, em
     reopened = new_assistant()
     store = reopened.store
     assert sorted(a.path.rsplit("/", 1)[-1] for a in store.articles.values()) == ["0.txt", "1.txt", "2.txt"]
-    assert store.faiss.ntotal == len(store.passages) > 0
+    assert {p.article_id for p in store.passages.values()} == set(store.articles)
     again = reopened.ingest([folder])
     assert again.count("unchanged") == 3 and again.articles_added == 2
+
+
+def test_a_failed_checkpoint_save_stops_the_ingest_and_the_store_stays_still_while_saving(
+    new_assistant, embedder, monkeypatch, tmp_path
+):
+    import time
+
+    import assistant.pipeline
+    from assistant.store import PassageStore
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i, topic in enumerate(["water prices", "bus fares", "school meals", "park hours", "library fees"]):
+        (folder / f"{i}.txt").write_text(article_text(topic))
+    monkeypatch.setattr(assistant.pipeline, "CHECKPOINT_PASSAGES", 1)  # one article a chunk
+    embedded, saves = [], []
+    real_embed, real_save = embedder.embed, PassageStore.save
+
+    def counting_embed(texts, *args, **kwargs):
+        embedded.append(len(texts))
+        return real_embed(texts, *args, **kwargs)
+
+    def slow_save_failing_the_second_time(store, *args, **kwargs):
+        saves.append(1)
+        before = (len(store.articles), len(store.passages), store.faiss.ntotal)
+        time.sleep(0.3)  # the next chunk embeds meanwhile; the store must not change under the save
+        assert (len(store.articles), len(store.passages), store.faiss.ntotal) == before
+        if len(saves) == 2:
+            raise OSError(28, "No space left on device")
+        real_save(store, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "embed", counting_embed)
+    monkeypatch.setattr(PassageStore, "save", slow_save_failing_the_second_time)
+    with pytest.raises(OSError, match="No space left"):
+        new_assistant().ingest([folder])
+    assert len(saves) == 2 and len(embedded) <= 3  # stopped at the latest after the chunk embedding beside it
+    monkeypatch.setattr(PassageStore, "save", real_save)
+    assert [a.path.rsplit("/", 1)[-1] for a in new_assistant().store.articles.values()] == ["0.txt"]
 
 
 def test_changed_file_replaces_its_passages_and_reuses_vectors(new_assistant, corpus):

@@ -76,22 +76,6 @@ def passage_header(article: Article) -> str:
     return f"{article.title} ({article.published})" if article.published else article.title
 
 
-def split_article(
-    article: Article,
-    token_ids: Callable[[list[str]], list[list[int]]],
-    max_tokens: int,
-    overlap_sentences: int = 1,
-    with_header: bool = True,
-) -> list[Passage]:
-    """Greedy packing of whole sentences into passages of at most max_tokens word pieces (header included).
-
-    token_ids gives the word-piece ids of each text (Embedder.token_ids). We pack sentences ourselves rather than
-    use llama-index's SentenceSplitter because every passage must know the exact article offsets of each of its
-    sentences, which citations point at.
-    """
-    return tokenized_passages(article, token_ids, max_tokens, overlap_sentences, with_header)[0]
-
-
 def tokenized_passages(
     article: Article,
     token_ids: Callable[[list[str]], list[list[int]]],
@@ -100,9 +84,14 @@ def tokenized_passages(
     with_header: bool = True,
     sentences: list[tuple[int, int]] | None = None,
 ) -> tuple[list[Passage], list[np.ndarray]]:
-    """split_article's passages and the word-piece ids of each one's search text (header, newline, passage), put
-    together from the ids its sentences were measured with, so the encoder need not tokenize the passage again.
-    sentences: the text's sentence_spans, when the caller has them already."""
+    """Greedy packing of whole sentences into passages of at most max_tokens word pieces (header included), and
+    the word-piece ids of each one's search text (header, newline, passage), put together from the ids its
+    sentences were measured with, so the encoder need not tokenize the passage again.
+
+    token_ids gives the word-piece ids of each text (Embedder.token_ids); sentences are the text's sentence_spans,
+    when the caller has them already. We pack sentences ourselves rather than use llama-index's SentenceSplitter
+    because every passage must know the exact article offsets of each of its sentences, which citations point at.
+    """
     text = article.text
     if sentences is None:
         sentences = sentence_spans(text)

@@ -171,7 +171,7 @@ class Retriever:
         self.ids = np.array(sorted(store.passages), dtype=np.int64)
         self._row_of = {int(pid): row for row, pid in enumerate(self.ids)}
         self._bm25 = None
-        self._build_lock = threading.Lock()  # the chat's warm-up thread and a first question may both build BM25
+        self._bm25_lock = threading.Lock()  # the chat's warm-up thread and a first question may both ask for it
         self._doc_freq: Counter[str] = Counter()
         self.with_header = with_header
         self.bm25_build_seconds = 0.0  # how long the lazy BM25 build took (reported by the benchmarks)
@@ -180,9 +180,8 @@ class Retriever:
         self._source = np.array([a.source.lower() for a in articles], dtype=object)
         self._lead = np.array([self.store.passages[int(pid)].start == 0 for pid in self.ids], dtype=bool)
         self._shingle_cache: dict[int, frozenset[str]] = {}
-        article_ids = sorted(store.articles)
-        self._article_ids = article_ids
-        article_row = {aid: row for row, aid in enumerate(article_ids)}
+        self._article_ids = sorted(store.articles)
+        article_row = {aid: row for row, aid in enumerate(self._article_ids)}
         self._article_row = np.array([article_row[a.id] for a in articles], dtype=np.int64)
         self._article_vectors: np.ndarray | None = None  # built on first use, like BM25
         self._article_lock = threading.Lock()
@@ -192,7 +191,7 @@ class Retriever:
         """The BM25 index of every passage, built on first use (seconds on a large collection)."""
         if self._bm25 is not None:  # built: no lock to wait on while the article vectors are being built
             return self._bm25
-        with self._build_lock:
+        with self._bm25_lock:
             if self._bm25 is None:
                 import bm25s
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.ingestion import Article, read_file
-from assistant.passages import passage_header, split_article, tokenized_passages
+from assistant.passages import passage_header, tokenized_passages
 from assistant.retrieval import passage_search_text
 from tests.conftest import SAMPLE_ARTICLE
 
@@ -23,8 +23,8 @@ def article() -> Article:
 
 @pytest.mark.parametrize(("max_tokens", "overlap"), [(254, 0), (64, 1), (40, 0)])
 def test_passages_are_packed_by_fresh_counts_of_their_sentences(embedder, article, max_tokens, overlap):
-    """The sizes split_article reuses from cutting long sentences pack passages as counting each sentence anew."""
-    passages = split_article(article, embedder.token_ids, max_tokens, overlap)
+    """The sizes tokenized_passages reuses from cutting long sentences pack passages as counting each sentence anew."""
+    passages = tokenized_passages(article, embedder.token_ids, max_tokens, overlap)[0]
     header = len(embedder.token_ids([passage_header(article)])[0])
     budget = max(max_tokens - header - 2, 16)
     spans = sorted({s for p in passages for s in p.sentences})
@@ -45,7 +45,6 @@ def test_passage_token_ids_are_the_tokenizers_and_give_the_same_vectors(embedder
     """The ids put together from the sentences' are what the tokenizer makes of each passage's search text, and the
     encoder fed them gives the very vectors it gives for the texts."""
     passages, ids = tokenized_passages(article, embedder.token_ids, max_tokens, 0, with_header)
-    assert passages == split_article(article, embedder.token_ids, max_tokens, 0, with_header)
     texts = [passage_search_text(p, article, with_header) for p in passages]
     expected = embedder.tokenizer(texts, add_special_tokens=False)["input_ids"]
     assert [row.tolist() for row in ids] == expected

@@ -351,6 +351,7 @@ class Assistant:
         attributed = speakers.find(standalone, filters)
         if attributed is None:
             speaker, hits = None, retriever.retrieve(standalone, k=k, filters=filters)
+            notes += _time_frame_notes(retriever, standalone, filters)
         else:  # "What did X say about Y?": only X's statements may answer
             speaker, found = attributed
             hits = [s.as_hit() for s in found[: k or self.settings.retrieval.top_k]]
@@ -379,6 +380,16 @@ class Assistant:
             "total": (done - started) * 1000,
         }
         yield answer
+
+
+def _time_frame_notes(retriever: Retriever, question: str, filters: Filters | None) -> list[str]:
+    """Say which dates a question was read as naming, so a misreading ("in May" of the wrong year) is visible."""
+    frame = retriever.time_frame(question, filters.as_of if filters is not None else "")
+    if frame is None or not frame.phrase:
+        return []
+    if not retriever.published_within(frame).any():
+        return [f"no article in the index was published {frame.describe()}; all dates were searched alike"]
+    return [f"articles published {frame.describe()} ranked first"]
 
 
 def answer_pieces(answer: Answer) -> Iterator[str]:

@@ -3,8 +3,9 @@
 The levers below are settings (RetrievalSettings) so that each one's effect can be measured
 (evals/retrieval_benchmark.py):
 - fusion: reciprocal-rank fusion ('rrf') or a weighted sum of normalised scores ('score'), with a weight each;
-- date prior: when the question has a date (Filters.as_of), passages of articles published within a window
-  around it keep their score and all others are multiplied by `date_penalty` (a soft preference, not a filter);
+- date prior: when the question names a time ("in May 2022", "last week": timeframe.py) or has a date
+  (Filters.as_of), passages of articles published then keep their score and all others are multiplied by
+  `date_penalty` (a soft preference, not a filter);
 - lead prior: the first passage of an article is multiplied by `lead_boost` (news puts the key facts first);
 - dedup: a passage whose words are nearly all in a better-ranked passage (a wire story copied by several outlets)
   is dropped from the results, so the top k show different text.
@@ -28,6 +29,7 @@ from assistant.ingestion import Article, parse_date
 from assistant.passages import Passage, passage_header
 from assistant.settings import RetrievalSettings
 from assistant.store import PassageStore
+from assistant.timeframe import TimeFrame, time_frame
 
 # Question words, filler and the 'context' label of follow-up rewrites carry no topic; bm25s' English stop-word
 # list keeps them, so BM25 would reward any passage with "what".
@@ -265,15 +267,33 @@ class Retriever:
         mask = self._allowed_mask(filters)
         return None if mask is None else self.ids[mask]
 
-    def prior(self, as_of: str = "") -> np.ndarray:
-        """Multiplier per passage row: the date prior (when as_of is a date) times the lead-passage boost."""
+    def time_frame(self, query: str, as_of: str = "") -> TimeFrame | None:
+        """The dates a question is about: the time it names ("in May 2022", "last week": relative words and dates
+        without a year count back from today), or with as_of the week before it, narrowed by a time the question
+        names inside that week ("last weekend", "on Nov. 1"; a date outside it is mostly a past event the news
+        looks back on). None without either, or with the date prior off."""
+        s = self.settings
+        if not s.date_prior:
+            return None
+        asked = _day(parse_date(as_of)) if as_of else 0
+        named = time_frame(query, date.fromordinal(asked) if asked else date.today()) if s.question_dates else None
+        if not asked:
+            return named
+        week = TimeFrame(date.fromordinal(asked - s.date_window_before), date.fromordinal(asked), "")
+        inside = named is not None and week.first <= named.first and named.last <= week.last
+        return named if inside else week
+
+    def published_within(self, frame: TimeFrame) -> np.ndarray:
+        """Per passage row: was its article published in the frame (or up to date_window_after days later)?"""
+        first, last = frame.first.toordinal(), frame.last.toordinal() + self.settings.date_window_after
+        return (self._published > 0) & (self._published >= first) & (self._published <= last)
+
+    def prior(self, frame: TimeFrame | None = None) -> np.ndarray:
+        """Multiplier per passage row: the date prior (when there is a time frame) times the lead-passage boost."""
         s = self.settings
         weight = np.where(self._lead, s.lead_boost, 1.0) if s.lead_boost != 1.0 else np.ones(len(self.ids))
-        day = _day(parse_date(as_of)) if (as_of and s.date_prior) else 0
-        if day:
-            age = day - self._published  # days from publication to the question's date
-            near = (self._published > 0) & (age <= s.date_window_before) & (age >= -s.date_window_after)
-            weight = weight * np.where(near, 1.0, s.date_penalty)
+        if frame is not None:
+            weight = weight * np.where(self.published_within(frame), 1.0, s.date_penalty)
         return weight
 
     def _shingles_of(self, pid: int) -> frozenset[str]:
@@ -331,7 +351,7 @@ class Retriever:
             return []
         if as_of is None:
             as_of = filters.as_of if filters is not None else ""  # not `if filters`: as_of alone is falsy
-        prior = self.prior(as_of)
+        prior = self.prior(self.time_frame(query, as_of))
 
         bm25_raw = self.bm25_scores(query, mask) if mode in ("bm25", "hybrid") else None
         bm25_rows = _top_rows(bm25_raw * prior, depth) if bm25_raw is not None else np.zeros(0, dtype=np.int64)

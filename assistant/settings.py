@@ -110,14 +110,22 @@ class RetrievalSettings(BaseModel):
     )
     date_prior: bool = Field(
         True,
-        description="When a question has a date (--as-of; the benchmark's asked_on), prefer articles published "
-        "near it: scores outside the date window are multiplied by date_penalty. Nothing is excluded.",
+        description="When a question has a date (--as-of; the benchmark's asked_on) or names a time, prefer "
+        "articles published then: other scores are multiplied by date_penalty. Nothing is excluded.",
+    )
+    question_dates: bool = Field(
+        True,
+        description="Read the time a question names ('in May 2022', 'on March 4', 'last week') as its date "
+        "window; relative words and dates without a year count back from --as-of, else from today.",
     )
     date_window_before: int = Field(
-        7, ge=0, description="Days before the question's date whose articles keep their full score."
+        7, ge=0, description="Days before the question's date (--as-of) whose articles keep their full score."
     )
     date_window_after: int = Field(
-        3, ge=0, description="Days after the question's date whose articles keep their full score (dates are noisy)."
+        3,
+        ge=0,
+        description="Days after the question's date or named time whose articles keep their full score (news of an "
+        "event comes out after it; dates are noisy).",
     )
     date_penalty: float = Field(
         0.6, ge=0, le=1, description="Score multiplier of articles outside the date window or without a date."

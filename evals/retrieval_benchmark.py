@@ -119,6 +119,8 @@ def configurations(default_mode: str) -> list[tuple[str, str, dict, bool]]:
         ("default - dedup", {"dedup": False}, True),
         ("default - question focus", {"focus_weight": 0.0}, True),
         ("default - article vector", {"article_weight": 0.0}, True),
+        ("default - question dates", {"question_dates": False}, True),
+        ("default without the question date - question dates", {"question_dates": False}, False),
         ("default, fusion=rrf", {"fusion": "rrf"}, True),
     ]
     configs += [(name, default_mode, overrides, date) for name, overrides, date in ablations]

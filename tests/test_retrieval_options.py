@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import faiss
@@ -87,15 +88,66 @@ def test_date_prior_off_ignores_the_question_date(twin_storms):
 def test_date_prior_window_and_penalty(twin_storms):
     settings = twin_storms.settings.retrieval
     retriever = twin_storms.retriever
+
+    def prior(as_of: str) -> dict[str, float]:
+        return dict(zip(retriever._source, retriever.prior(retriever.time_frame("", as_of)), strict=True))
+
     lead = settings.lead_boost
-    prior = dict(zip(retriever._source, retriever.prior("2022-03-05"), strict=True))  # 4 days after March 1
-    assert prior["early.example"] == pytest.approx(lead)
-    assert prior["late.example"] == pytest.approx(lead * settings.date_penalty)
+    assert prior("2022-03-05")["early.example"] == pytest.approx(lead)  # 4 days after March 1
+    assert prior("2022-03-05")["late.example"] == pytest.approx(lead * settings.date_penalty)
     settings.date_window_before = 3  # now March 1 is outside the window
-    assert dict(zip(retriever._source, retriever.prior("2022-03-05"), strict=True))["early.example"] == pytest.approx(
-        lead * settings.date_penalty
-    )
-    assert np.allclose(retriever.prior(""), lead)  # no date, no date prior
+    assert prior("2022-03-05")["early.example"] == pytest.approx(lead * settings.date_penalty)
+    assert retriever.time_frame("", "") is None
+    assert np.allclose(retriever.prior(None), lead)  # no date, no date prior
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_a_time_named_in_the_question_prefers_articles_published_then(twin_storms, mode):
+    twin_storms.settings.retrieval.dedup = False
+    retriever = twin_storms.retriever
+    assert sources(retriever.retrieve("Which town did the storm flood in March 2022?", k=2, mode=mode)) == [
+        "early.example",
+        "late.example",
+    ]
+    assert sources(retriever.retrieve("Which town did the storm flood in September 2022?", k=2, mode=mode)) == [
+        "late.example",
+        "early.example",
+    ]
+    # With the question's date (as_of), a time named inside its week narrows it; one outside it (mostly a past
+    # event the news looks back on) leaves the week alone.
+    assert retriever.time_frame("Which town did the storm flood on Sept. 1?", "2022-09-05").phrase == "on Sept. 1"
+    assert retriever.time_frame("Was the March 1, 2022 storm the worst?", "2022-09-02").phrase == ""
+    assert sources(retriever.retrieve("Was the March 1, 2022 storm the worst?", k=1, as_of="2022-09-02")) == [
+        "late.example"
+    ]
+    twin_storms.settings.retrieval.question_dates = False
+    assert retriever.time_frame("Which town did the storm flood in September 2022?") is None
+
+
+def test_relative_words_count_back_from_today(tmp_path, embedder):
+    today = date.today()
+    records = [
+        {"title": "Storm floods Marlow", "text": STORM, "source": "recent.example",
+         "published": (today - timedelta(days=10)).isoformat()},
+        {"title": "Storm floods Marlow again", "text": STORM, "source": "old.example",
+         "published": date(today.year - 1, 6, 15).isoformat()},
+    ]  # fmt: skip
+    assistant = make_assistant(tmp_path, embedder, records)
+    assistant.settings.retrieval.dedup = False
+    last_week = assistant.retriever.retrieve("Which town did the storm flood last week?", k=2)
+    assert sources(last_week) == ["recent.example", "old.example"]
+    last_year = assistant.retriever.retrieve("Which town did the storm flood last year?", k=2)
+    assert sources(last_year) == ["old.example", "recent.example"]
+
+
+def test_the_answer_says_which_dates_the_question_was_read_as(twin_storms):
+    twin_storms.settings.retrieval.dedup = False
+    answer = twin_storms.ask("Which town did the storm flood in September 2022?")
+    assert answer.citations[0].source == "late.example"
+    assert 'articles published 2022-09-01 to 2022-09-30 ("September 2022") ranked first' in answer.notes
+    answer = twin_storms.ask("Which town did the storm flood in May 2021?")
+    assert any("no article in the index was published 2021-05-01 to 2021-05-31" in n for n in answer.notes)
+    assert twin_storms.ask("Which town did the storm flood?").notes == []
 
 
 def test_dedup_drops_wire_copies(twin_storms):

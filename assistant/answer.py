@@ -150,6 +150,11 @@ def _is_heading(text: str) -> bool:
     return len(text.split()) < 5 or not text.rstrip().endswith((".", "?", "!", "”", '"', "’", ":"))
 
 
+def _asks(text: str) -> bool:
+    """A sentence that asks ("What does a rate hike mean?") states nothing an answer could rest on."""
+    return text.rstrip().rstrip("\"”’'").endswith("?")
+
+
 class ExtractiveAnswerer:
     """Builds an answer from the sentences of retrieved passages; abstains when support is weak."""
 
@@ -165,7 +170,7 @@ class ExtractiveAnswerer:
             for start, end in hit.passage.sentences:
                 key = (hit.article.id, start)
                 text = hit.article.text[start:end]
-                if key in seen or _is_heading(text) or INSTRUCTION_LIKE.search(text):
+                if key in seen or _is_heading(text) or _asks(text) or INSTRUCTION_LIKE.search(text):
                     continue
                 seen.add(key)
                 found.append(_Candidate(hit, start, end, text))

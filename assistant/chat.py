@@ -292,7 +292,7 @@ def index_status(assistant: Assistant) -> str:
 
 
 def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def store_uploads(paths: list[str], target: Path, max_bytes: int) -> tuple[list[Path], list[str]]:

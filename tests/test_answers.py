@@ -86,3 +86,23 @@ def test_empty_or_overlong_questions_get_a_message(sample_assistant, question):
 def test_unusual_text_gets_an_answer_or_abstains(sample_assistant, question):
     answer = sample_assistant.ask(question)
     assert answer.abstained or answer.citations
+
+
+def test_a_sentence_that_asks_is_never_the_answer(tmp_path, embedder):
+    from assistant.pipeline import Assistant
+    from assistant.settings import Settings
+
+    text = (
+        "What does it mean when the Federal Reserve raises interest rates? Many readers asked us this week. "
+        "The Federal Reserve raised interest rates by three quarters of a point on Wednesday to fight inflation. "
+        "Officials said further increases were likely before the end of the year."
+    )
+    (tmp_path / "fed.txt").write_text("Fed raises rates\n\n" + text, encoding="utf-8")
+    settings = Settings()
+    settings.index.dir = tmp_path / "index"
+    assistant = Assistant(settings, embedder)
+    assistant.ingest([tmp_path / "fed.txt"])
+    answer = assistant.ask("What does the Federal Reserve do when it raises interest rates?")
+    assert not answer.abstained
+    assert all(not c.quote.endswith("?") for c in answer.citations)
+    assert any("raised interest rates by three quarters" in c.quote for c in answer.citations)

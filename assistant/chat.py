@@ -252,6 +252,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail early, before any model loads, when the page's port is taken (Gradio's own message is about itself)."""
+    if not port:
+        return
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a closing socket is no conflict
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise AssistantError(
+                f"port {port} on {host} is in use (another 'assistant chat'?); choose another with --port, "
+                "or --port 0 for a free one"
+            ) from None
+
+
 # ---- the index ----------------------------------------------------------------------------------------
 def checkout_root() -> Path:
     return Path(_package.__file__).resolve().parent.parent
@@ -589,6 +604,7 @@ def serve(settings: Settings, log: Callable[[str], None] = print) -> None:
     """`assistant chat`: check the bind first (before loading any model), fill an empty index, serve."""
     auth = load_auth(settings.chat)
     check_bind(settings.chat.host, auth)
+    check_port(settings.chat.host, settings.chat.port)
     assistant = Assistant(settings)
     notice = ensure_index(assistant, log)
     warm_up_in_background(assistant)

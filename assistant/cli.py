@@ -15,7 +15,7 @@ from rich.markup import escape as esc  # article text must never be read as rich
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from assistant.errors import AssistantError
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
 
 app = typer.Typer(
     add_completion=False,
@@ -24,7 +24,7 @@ app = typer.Typer(
     help="Ask questions about your news articles; every answer cites the sentences it rests on.",
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message is one line, also in a log
 
 IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: ./index).")]
 LLMOpt = Annotated[
@@ -55,7 +55,10 @@ def json_line(obj: dict) -> str:
 
 
 def _settings(index: Path | None = None, **sections) -> Settings:
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except AssistantError as exc:
+        raise _fail(str(exc), 2) from None
     if index is not None:
         settings.index.dir = index
     for section, values in sections.items():
@@ -69,6 +72,13 @@ def _assistant(settings: Settings):
     from assistant.pipeline import Assistant  # imported late: loading torch makes --help slow
 
     return Assistant(settings)
+
+
+def _require_index(assistant):
+    """The assistant, once its index is known to exist: listing a mistyped --index must not say '0 articles'."""
+    if not assistant.store.generation:
+        raise AssistantError(f"there is no index in {assistant.settings.index.dir}: run 'assistant ingest PATH' first")
+    return assistant
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -119,6 +129,12 @@ def ingest(
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"the index could not be saved: {exc}") from None
+    except KeyboardInterrupt:  # caught here: typer turns it into a silent exit 130 before main() could see it
+        err.print(
+            "interrupted: the index keeps what was saved (every 5,000 passages); "
+            "run the same command again to go on where it stopped"
+        )
+        raise typer.Exit(130) from None
     colours = {"ingested": "green", "unchanged": "dim", "skipped": "yellow", "failed": "red"}
     for f in report.files:
         if as_json:
@@ -131,8 +147,8 @@ def ingest(
             f"[{colours[f.status]}]{f.status:>9}[/] {esc(f.path)}{count}" + (f"  — {esc(detail)}" if detail else "")
         )
     err.print(report.summary())
-    if not report.count("ingested") and not report.count("unchanged"):
-        raise typer.Exit(1)
+    if report.count("failed") or not (report.count("ingested") or report.count("unchanged")):
+        raise typer.Exit(1)  # what could be read is kept; the exit code tells a script that something failed
 
 
 @app.command()
@@ -160,6 +176,8 @@ def ask(
     for name, value in (("--since", since), ("--until", until), ("--as-of", as_of)):
         if value and not parse_date(value):
             raise _fail(f"{name} expects a date like 2025-04-05, not '{value}'", 2)
+    if since and until and parse_date(since) > parse_date(until):
+        raise _fail(f"--since ({parse_date(since)}) is after --until ({parse_date(until)})", 2)
     filters = Filters(sources=source or [], since=parse_date(since), until=parse_date(until), as_of=parse_date(as_of))
     assistant = _assistant(_settings(index, llm=_llm_section(llm, llm_base_url, llm_model, llm_path)))
     # Questions from stdin are decoded leniently: one undecodable byte must not end a batch of questions.
@@ -223,7 +241,7 @@ def list_articles(
 ) -> None:
     """Show the indexed articles."""
     try:
-        articles = _assistant(_settings(index)).articles()
+        articles = _require_index(_assistant(_settings(index))).articles()
     except AssistantError as exc:
         raise _fail(str(exc)) from None
     for a in articles:
@@ -264,7 +282,7 @@ def quotes(
     from assistant.speakers import list_statements
 
     try:
-        assistant = _assistant(_settings(index))
+        assistant = _require_index(_assistant(_settings(index)))
         found = list_statements(assistant.store, assistant.embedder, assistant.retriever.idf, speaker, about)
     except AssistantError as exc:
         raise _fail(str(exc)) from None

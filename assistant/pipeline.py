@@ -15,7 +15,7 @@ from pathlib import Path
 
 import faiss
 
-from assistant.answer import Answer, ExtractiveAnswerer
+from assistant.answer import Answer, ExtractiveAnswerer, abstain
 from assistant.embedding import Embedder
 from assistant.errors import AssistantError, IndexProblemError, LLMError, QuestionError
 from assistant.followup import rewrite_followup
@@ -275,17 +275,17 @@ class Assistant:
         """Delete articles by id or by the path they were ingested from; returns what was removed."""
         with WriteLock(Path(self.settings.index.dir)):
             store = self._open_store()
-            removed: list[Article] = []
+            removed: dict[str, Article] = {}  # every target is resolved first: an id and its file may both be named
             for target in targets:
                 path = str(Path(target).resolve())
                 ids = [target] if target in store.articles else store.article_ids_for_path(path)
                 if not ids:
                     raise AssistantError(f"nothing indexed has the id or path '{target}' (see 'assistant list')")
-                removed += [store.articles[i] for i in ids]
-                store.remove(ids)
+                removed.update((i, store.articles[i]) for i in ids)
+            store.remove(list(removed))
             store.save(self._snapshot())
         self._store = None
-        return removed
+        return list(removed.values())
 
     def articles(self) -> list[Article]:
         return sorted(self.store.articles.values(), key=lambda a: (a.published, a.title), reverse=True)
@@ -347,28 +347,36 @@ class Assistant:
         retriever = self.retriever
         if not retriever.store.passages:
             raise AssistantError(f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first")
-        speakers = SpeakerAnswerer(retriever.store, self.embedder, retriever.idf, self.settings.answer.max_sentences)
-        attributed = speakers.find(standalone, filters)
-        if attributed is None:
-            speaker, hits = None, retriever.retrieve(standalone, k=k, filters=filters)
-            notes += _time_frame_notes(retriever, standalone, filters)
-        else:  # "What did X say about Y?": only X's statements may answer
-            speaker, found = attributed
-            hits = [s.as_hit() for s in found[: k or self.settings.retrieval.top_k]]
-        retrieved = time.perf_counter()
-        extractive = ExtractiveAnswerer(
-            self.embedder, retriever.idf, self.settings.answer.max_sentences, self.settings.answer.min_support
-        )
-        if llm is None or (speaker and not hits):
-            answer = speakers.answer(standalone, speaker, found) if speaker else extractive.answer(standalone, hits)
+        retrieved = started
+        if not retriever.allows_any(filters):  # say so, rather than "no statement by X" or a bare abstention
+            notes.append(f"no article matches the filters ({filters.describe()})")
+            answer = abstain(standalone)
             yield from answer_pieces(answer)
         else:
-            from assistant.generate import LLMAnswerer
+            speakers = SpeakerAnswerer(
+                retriever.store, self.embedder, retriever.idf, self.settings.answer.max_sentences
+            )
+            attributed = speakers.find(standalone, filters)
+            if attributed is None:
+                speaker, hits = None, retriever.retrieve(standalone, k=k, filters=filters)
+                notes += _time_frame_notes(retriever, standalone, filters)
+            else:  # "What did X say about Y?": only X's statements may answer
+                speaker, found = attributed
+                hits = [s.as_hit() for s in found[: k or self.settings.retrieval.top_k]]
+            retrieved = time.perf_counter()
+            extractive = ExtractiveAnswerer(
+                self.embedder, retriever.idf, self.settings.answer.max_sentences, self.settings.answer.min_support
+            )
+            if llm is None or (speaker and not hits):
+                answer = speakers.answer(standalone, speaker, found) if speaker else extractive.answer(standalone, hits)
+                yield from answer_pieces(answer)
+            else:
+                from assistant.generate import LLMAnswerer
 
-            answerer = LLMAnswerer(llm, self.embedder, extractive, self.settings.answer.min_similarity)
-            for answer in answerer.stream(standalone, hits, speaker=speaker):
-                if isinstance(answer, str):
-                    yield answer
+                answerer = LLMAnswerer(llm, self.embedder, extractive, self.settings.answer.min_similarity)
+                for answer in answerer.stream(standalone, hits, speaker=speaker):
+                    if isinstance(answer, str):
+                        yield answer
         done = time.perf_counter()
         answer.question = question
         answer.standalone_question = standalone

@@ -125,6 +125,13 @@ class Filters:
         """True when the filters exclude something (as_of never does)."""
         return bool(self.sources or self.since or self.until)
 
+    def describe(self) -> str:
+        """'sources: cnn.com; published 2025-01-01 to 2025-02-01', for messages."""
+        parts = [f"sources: {', '.join(self.sources)}"] if self.sources else []
+        if self.since or self.until:
+            parts.append(f"published {self.since or '…'} to {self.until or '…'}")
+        return "; ".join(parts)
+
     def allows(self, article: Article) -> bool:
         if self.sources and article.source.lower() not in {s.lower() for s in self.sources}:
             return False
@@ -262,6 +269,11 @@ class Retriever:
         if filters.until:
             mask &= (self._published > 0) & (self._published <= _day(filters.until))
         return mask
+
+    def allows_any(self, filters: Filters | None) -> bool:
+        """Is any passage left by the filters (sources, dates)?"""
+        mask = self._allowed_mask(filters)
+        return len(self.ids) > 0 and (mask is None or bool(mask.any()))
 
     def _allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         mask = self._allowed_mask(filters)

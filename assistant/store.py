@@ -218,7 +218,14 @@ class PassageStore:
     def read_manifest(self) -> dict | None:
         """The current manifest, None when the folder holds no index yet."""
         path = self.directory / MANIFEST
+        if self.directory.exists() and not self.directory.is_dir():
+            raise IndexProblemError(f"{self.directory} is a file, not an index folder; choose another --index")
         if not path.exists():
+            if any(self.directory.glob("gen-*")):  # saving now would overwrite what the lost manifest pointed to
+                raise IndexProblemError(
+                    f"the index in {self.directory} has generation folders but no {MANIFEST}: it is damaged, and "
+                    "nothing was changed; restore the file, or move the folder away to start a new index"
+                )
             return None
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -263,7 +270,9 @@ class PassageStore:
         return len(doomed)
 
     def article_ids_for_path(self, path: str) -> list[str]:
-        return [a.id for a in self.articles.values() if a.path == path]
+        """Articles ingested from the file `path`, or from any file under it when it is a folder."""
+        folder = path.rstrip(os.sep) + os.sep
+        return [a.id for a in self.articles.values() if a.path == path or a.path.startswith(folder)]
 
     # ---- saving ------------------------------------------------------------------------------------
     def save(self, settings_snapshot: dict | None = None) -> None:

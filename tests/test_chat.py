@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from assistant.chat import (
     DateRangeError,
     build_app,
     check_bind,
+    check_port,
     ensure_index,
     is_loopback,
     launch,
@@ -389,3 +391,13 @@ def test_page_upload_then_answers_from_the_new_article(client, tmp_path):
     assert "<b>ingested</b> harbour.txt" in report
     messages, _ = client.predict("What will the harbour wall protect?", api_name="/ask")
     assert "forty fishing boats" in last_text(messages)
+
+
+def test_a_taken_port_is_reported_before_anything_loads():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(AssistantError, match=f"port {port} on 127.0.0.1 is in use.*--port"):
+            check_port("127.0.0.1", port)
+    check_port("127.0.0.1", port)  # free again

@@ -9,12 +9,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from assistant.errors import AssistantError
 from assistant.evaluation.compare import load_results
 from assistant.evaluation.questions import EvalSetError, load_benchmark, load_set
 from assistant.evaluation.report import METRICS, fmt, write_outputs
 from assistant.evaluation.runner import resolve_modes, run_evaluation
 from assistant.pipeline import Progress as Hooks
-from assistant.settings import Settings
+from assistant.settings import load_settings
 
 SUMMARY_METRICS = (
     "hit_at_1", "hit_at_5", "hit_at_10", "mrr_at_10", "evidence_recall", "citation_precision", "citation_validity",
@@ -70,14 +71,14 @@ def eval_command(
         return 2
     try:
         eval_set = load_set(set_file) if set_file else load_benchmark(benchmark, limit, seed, all_questions)
-        settings = Settings()
+        settings = load_settings()
         modes = resolve_modes(mode, settings)
         previous = load_results(compare) if compare else None
-    except EvalSetError as exc:
+        if out is not None and out.exists() and not out.is_dir():
+            raise EvalSetError(f"--out {out} is a file; give a folder")
+    except AssistantError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         return 2
-    from assistant.errors import AssistantError
-
     if eval_set.kind == "benchmark":
         err_console.print(f"questions: {eval_set.selection['selected']} where {eval_set.selection['filter']}")
     bar, hooks = _progress_bar(err_console)
@@ -90,9 +91,16 @@ def eval_command(
     except AssistantError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         return 2
+    except OSError as exc:  # e.g. a read-only index folder that needs building
+        err_console.print(f"[red]error:[/red] the index could not be built or saved: {exc}")
+        return 1
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out_dir = out or Path("evals") / "runs" / f"{eval_set.name}-{stamp}"
-    paths = write_outputs(results, out_dir)
+    try:
+        paths = write_outputs(results, out_dir)
+    except OSError as exc:
+        err_console.print(f"[red]error:[/red] the results could not be written to {out_dir}: {exc}")
+        return 1
     _print_summary(results, out_console)
     for note in results["index"]["notes"]:
         err_console.print(f"[yellow]note:[/yellow] {note}")

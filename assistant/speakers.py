@@ -56,11 +56,20 @@ def statements_of(store: PassageStore, name: str, filters: Filters | None = None
     return found
 
 
-def render_statement(s: Statement) -> str:
+def render_statement(s: Statement, article_text: str = "") -> str:
     """One answer sentence for a statement: verbatim words in quotation marks only when they were all quoted."""
     words = s.text.strip().rstrip(".,")
     if s.kind == "direct" and not any(mark in words for mark in '“”"'):
         return f"{s.speaker} said: “{words}.”"
+    first = words.split(" ", 1)[0]
+    # "According to X, Some guarantees…": lower the capital a sentence start gave an ordinary word (one the article
+    # also writes in lower case), not a name's.
+    if first[:1].isupper() and first[1:].islower() and re.search(rf"\b{re.escape(first.lower())}\b", article_text):
+        words = words[0].lower() + words[1:]
+    if words.endswith(("!”", "?”", ".”", '!"', '?"', '."')):
+        return f"According to {s.speaker}, {words}"
+    if words.endswith((",”", ',"')):  # a quote that ran on into "he said": its comma becomes the full stop
+        return f"According to {s.speaker}, {words[:-2]}.{words[-1]}"
     return f"According to {s.speaker}, {words}."
 
 
@@ -152,9 +161,10 @@ class SpeakerAnswerer:
             return result
         chosen, seen = [], set()
         for item in found:
-            key = (item.article.id, item.statement.start)
-            if key not in seen:
-                seen.add(key)
+            # the same span, or the same words in a wire copy of the story, is quoted once
+            keys = {(item.article.id, item.statement.start), " ".join(item.statement.text.lower().split())}
+            if not keys & seen:
+                seen |= keys
                 chosen.append(item)
             if len(chosen) == self.max_sentences:
                 break
@@ -165,7 +175,7 @@ class SpeakerAnswerer:
             start, end = max(s.start, hit.passage.start), min(s.end, hit.passage.end)
             hits.append(hit)
             citations.append(make_citation(n, hit, start, end, speaker=s.speaker))
-            line = render_statement(s)
+            line = render_statement(s, item.article.text)
             sentences.append(AnswerSentence(line, [n]))
             parts.append(f"{line} [{n}]")
         return Answer(question, " ".join(parts), False, citations, sentences, mode="speaker", retrieved=hits)

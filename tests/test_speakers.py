@@ -70,3 +70,39 @@ def test_quotes_command_lists_a_speakers_statements(sample_index):
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert rows and {r["speaker"] for r in rows} == {"Donald Trump"}
     assert "willing to make a deal" in rows[0]["text"]
+
+
+@pytest.mark.parametrize(
+    "text, rendered",
+    [
+        # a sentence start's capital on an ordinary word (the article also writes "some") is lowered after the comma
+        ("Some guarantees were “impossible,”", "According to Ann Lee, some guarantees were “impossible.”"),
+        ("Russia will not accept “any substance.”", "According to Ann Lee, Russia will not accept “any substance.”"),
+        ("Talks will go on.", "According to Ann Lee, talks will go on."),
+    ],
+)  # fmt: skip
+def test_a_reported_statement_reads_as_one_sentence(text, rendered):
+    from assistant.quotes import Statement
+    from assistant.speakers import render_statement
+
+    article = "She said some things. The talks were long. Russia and the US met."
+    assert render_statement(Statement("Ann Lee", "reported", 0, len(text), text, "said"), article) == rendered
+
+
+def test_a_statement_in_two_wire_copies_is_quoted_once(tmp_path, embedder):
+    from assistant.pipeline import Assistant
+    from assistant.settings import Settings
+
+    story = (
+        "Port strike ends\n\nDock workers voted on Saturday to accept a pay rise after a long strike at the port.\n\n"
+        "Maria Lopez, the union leader, said: “We will not accept cuts again.”\n"
+    )
+    for name in ("wire.txt", "copy.txt"):
+        (tmp_path / name).write_text(story.replace("Dock", "The dock" if name == "copy.txt" else "Dock"))
+    settings = Settings()
+    settings.index.dir = tmp_path / "index"
+    assistant = Assistant(settings, embedder)
+    assistant.ingest([tmp_path / "wire.txt", tmp_path / "copy.txt"])
+    answer = assistant.ask("What did Maria Lopez say about cuts?")
+    assert answer.mode == "speaker"
+    assert answer.answer.count("We will not accept cuts again") == 1

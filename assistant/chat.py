@@ -10,6 +10,7 @@ import re
 import shutil
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -29,7 +30,7 @@ from assistant.settings import ChatSettings, Settings  # noqa: E402
 if TYPE_CHECKING:
     import gradio as gr
 
-EXAMPLE_QUESTION = "What did Dmitriev say about sanctions?"
+SAMPLE_QUESTIONS = ["What did Dmitriev say about sanctions?", "And about NATO?"]  # the sample article's
 UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
 EXTRACTIVE_MODE = "extractive (no LLM)"
 UPLOADS_DIR = "uploads"  # inside the index folder: uploaded files stay beside the index they fed
@@ -291,6 +292,20 @@ def ensure_index(assistant: Assistant, log: Callable[[str], None] = print) -> st
     return f"The index was empty, so the sample corpus ({sample}) was indexed."
 
 
+def example_questions(assistant: Assistant) -> list[str]:
+    """Questions to try on this index: the sample's when its article is indexed, else what its most quoted
+    people said (a collection of other news has no Dmitriev)."""
+    try:
+        store = assistant.store
+    except AssistantError:
+        return []
+    sample = sample_corpus()
+    if sample is not None and any(Path(a.path).parent == sample.resolve() for a in store.articles.values()):
+        return SAMPLE_QUESTIONS
+    quoted = Counter(row["speaker"] for rows in store.statements.values() for row in rows)
+    return [f"What did {name} say?" for name, _ in quoted.most_common(2)]
+
+
 def index_sources(assistant: Assistant) -> list[str]:
     return sorted({a.source for a in assistant.articles() if a.source}, key=str.lower)
 
@@ -486,6 +501,7 @@ def build_app(assistant: Assistant, settings: Settings, notice: str = "") -> gr.
         # The page may open long after an `assistant ingest` elsewhere: re-read the sources each time.
         return gr.update(choices=_safe_sources()), " ".join(filter(None, [notice, index_status(assistant)]))
 
+    examples = example_questions(assistant)
     # Upload copies live in Gradio's temporary folder only until ingested: clear them hourly.
     with gr.Blocks(title="News assistant", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## Ask your news articles\nEvery answer cites the sentences it rests on; click a [n] marker.")
@@ -506,7 +522,7 @@ def build_app(assistant: Assistant, settings: Settings, notice: str = "") -> gr.
                     buttons=["copy"],
                     feedback_options=None,
                     layout="panel",
-                    placeholder="Ask about the indexed articles, e.g. “" + EXAMPLE_QUESTION + "”",
+                    placeholder="Ask about the indexed articles" + (f", e.g. “{examples[0]}”" if examples else "."),
                 )
                 with gr.Row():
                     question = gr.Textbox(
@@ -520,7 +536,8 @@ def build_app(assistant: Assistant, settings: Settings, notice: str = "") -> gr.
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
                 with gr.Row():
-                    gr.Examples([[EXAMPLE_QUESTION], ["And about NATO?"]], inputs=[question], label="Try")
+                    if examples:
+                        gr.Examples([[q] for q in examples], inputs=[question], label="Try")
                     clear = gr.Button("New conversation", size="sm", scale=0)
             with gr.Column(scale=1, min_width=260):
                 sources = gr.Dropdown(choices=_safe_sources(), multiselect=True, label="Sources (all if empty)")

@@ -19,11 +19,13 @@ from fake_llm import FakeLLM
 from assistant.answer import Answer, AnswerSentence, Citation, abstain
 from assistant.chat import (
     EXTRACTIVE_MODE,
+    SAMPLE_QUESTIONS,
     DateRangeError,
     build_app,
     check_bind,
     check_port,
     ensure_index,
+    example_questions,
     is_loopback,
     launch,
     load_auth,
@@ -401,3 +403,17 @@ def test_a_taken_port_is_reported_before_anything_loads():
         with pytest.raises(AssistantError, match=f"port {port} on 127.0.0.1 is in use.*--port"):
             check_port("127.0.0.1", port)
     check_port("127.0.0.1", port)  # free again
+
+
+def test_the_examples_fit_the_index(sample_assistant, tmp_path, embedder):
+    assert example_questions(sample_assistant) == SAMPLE_QUESTIONS
+    (tmp_path / "port.txt").write_text(
+        "Port strike ends\n\nDock workers voted on Saturday to accept a pay rise after a long strike.\n\n"
+        "Maria Lopez, the union leader, said: “We will not accept cuts again.”\n"
+    )
+    settings = Settings()
+    settings.index.dir = tmp_path / "index"
+    other = Assistant(settings, embedder)
+    assert example_questions(other) == []  # nothing indexed yet: nothing to suggest
+    other.ingest([tmp_path / "port.txt"])
+    assert example_questions(other) == ["What did Maria Lopez say?"]

@@ -138,6 +138,21 @@ _TAIL_PREPOSITIONS = _words(
     although though because citing"""
 )
 _CONNECTORS = _words("and but while whereas although though as because so")
+# Lower-case words that cannot be part of a description before a speaker's name ("union leader Maria Lopez"):
+# function words, verbs and prepositions end it ("which union leader …", "and union leader …").
+_NOT_DESCRIPTIVE = (
+    _words("who whom whose which what where why how is was are were be been do does did will would can could if")
+    | _DETERMINERS
+    | _CONNECTORS
+    | _NEGATIONS
+    | _AUXILIARIES
+    | _TAIL_PREPOSITIONS
+    | _PLACE_PREPOSITIONS
+    | _SPEECH_VERBS
+)
+_DESCRIPTION_WORDS = 5  # at most this many lower-case words describe a speaker ("the port authority’s chief executive")
+# Prepositions of a description after an inverted cue's name: "said John Smith of the port authority."
+_DESCRIPTION_TAIL = _words("of at from")
 
 _OPENING_MARKS = {"“": "”", "«": "»", '"': '"', "‘": "’"}
 _OPENING = re.compile("|".join(_OPENING_MARKS))
@@ -684,6 +699,8 @@ def _resolve_speaker(toks: list[_Tok], cast: _Cast, para: int) -> _Entity | None
         # "Putin’s special envoy": a role of someone other than the possessor.
         owner = cast.person_for([t.text for t in toks[: poss + 1] if _is_cap(t)] or ["-"])
         rest = [t.text for t in toks[poss + 1 :]]
+        if rest and rest[-1][0].isupper() and (named := cast.person_for(_split_title(rest)[1])) is not None:
+            return named  # "Putin’s special envoy Kirill Dmitriev": the person named
         return _resolve_role(rest, {owner.name} if owner else set(), cast, offset, para) if rest else None
     last = words[-1]
     if _stem(last) in _ROLE_HEADS:
@@ -696,6 +713,8 @@ def _resolve_speaker(toks: list[_Tok], cast: _Cast, para: int) -> _Entity | None
 def _resolve_name(words: list[str], cast: _Cast) -> _Entity:
     det = words[0].lower() == "the"
     core = words[1:] if det else words
+    if len(core) > 2 and core[0].lower() in _CONNECTORS:
+        core = core[1:]  # "But James Laurenceson, director of …, said": the sentence's first word is no name
     title, name = _split_title(core)
     person = cast.person_for(name)
     if person is not None:
@@ -746,6 +765,7 @@ class _Cue:
     position: str  # "start": the statement follows the cue; "end": it precedes it
     lead: int  # token index where the cue words start ("according", "said" of "said Dmitriev", the speaker)
     according: bool = False
+    person: bool = False  # a lower-case description names the speaker: only a person counts ("union leader X")
 
 
 def _is_dateline(prefix: list[_Tok]) -> bool:
@@ -798,6 +818,39 @@ def _speaker_before(toks: list[_Tok], j: int) -> int | None:
     return i
 
 
+def _is_descriptive(tok: _Tok) -> bool:
+    """A lower-case word that may describe a speaker before the name: "union", "port", "authority’s"."""
+    return _is_plain_lower(tok) and _bare(tok.text) not in _NOT_DESCRIPTIVE and not any(c.isdigit() for c in tok.text)
+
+
+def _is_description(toks: list[_Tok], s: int, e: int) -> bool:
+    """Do toks[s:e] describe the person named right after them? An article at most, then a few lower-case words
+    ending in a role word: "union leader", "spokesman", "the port authority’s chief executive"."""
+    words = toks[s + 1 : e] if _text_at(toks, s).lower() in _DETERMINERS else toks[s:e]
+    if not 0 < len(words) <= _DESCRIPTION_WORDS or not all(_is_descriptive(t) for t in words):
+        return False
+    return e < len(toks) and _is_cap(toks[e]) and words[-1].text in _ROLE_WORDS  # one person: not "professors"
+
+
+def _description_before(toks: list[_Tok], i: int, j: int) -> int | None:
+    """Start of a lower-case description that begins a speaker phrase toks[i:j+1] before its name, when it reaches
+    further back than i: "union" of "“…,” union leader Maria Lopez said" (None when there is none)."""
+    n = j  # the name: the capitalised words ending at j
+    while n > 0 and _is_cap(toks[n - 1]):
+        n -= 1
+    s = n
+    while s > 0 and n - s < _DESCRIPTION_WORDS and _is_descriptive(toks[s - 1]):
+        s -= 1
+    if s > 0 and toks[s - 1].text.lower() in _DETERMINERS:
+        s -= 1
+    return s if s < i and _is_name_end(toks[j]) and _is_description(toks, s, n) else None
+
+
+def _is_name_end(tok: _Tok) -> bool:
+    """A capitalised last word that is not a title: "Lopez", not "Director" (of "… Director of Content")."""
+    return _is_cap(tok) and _stem(tok.text) not in _ROLE_WORDS
+
+
 def _skip_back_insert(toks: list[_Tok], j: int) -> int:
     """Step over ", citing X," / ", quoting X," between a speaker and the verb."""
     for k in range(j, max(j - 10, 0), -1):
@@ -827,9 +880,14 @@ def _cue_at(toks: list[_Tok], v: int) -> _Cue | None:
         return _inverted_cue(toks, v)
     verb_end = v + 2 if toks[v].text in ("pointed", "points") and _text_at(toks, v + 1) == "out" else v + 1
     position = _position(toks, anchor)
+    described = position is None and (d := _description_before(toks, anchor, j)) is not None
+    if described:
+        # "“…,” union leader Maria Lopez said": lower-case words the role words do not cover ("union") open it.
+        start = anchor = d
+        position = _position(toks, anchor)
     if position is None:
         return None
-    return _Cue(start, end, verb_end, position, anchor)
+    return _Cue(start, end, verb_end, position, anchor, person=described)
 
 
 def _apposition_speaker(toks: list[_Tok], j: int) -> tuple[int | None, int, int | None]:
@@ -847,7 +905,8 @@ def _apposition_speaker(toks: list[_Tok], j: int) -> tuple[int | None, int, int 
     if all(_is_cap(t) for t in toks[c + 1 : j]) and _stem(toks[c - 1].text) in _ROLE_HEADS:
         return c + 1, j, _speaker_before(toks, c - 1)
     relative = words[0].lower() in ("who", "whose")
-    if not (relative or words[0][0].isupper() or words[0].lower() in _DETERMINERS):
+    # "Frieden, president and CEO of Resolve to Save Lives, told": a (singular) lower-case role word may open it
+    if not (relative or words[0][0].isupper() or words[0] in _DETERMINERS | _ROLE_WORDS):
         return None, j, None
     if not (relative or any(_stem(w) in _ROLE_WORDS for w in words)):
         return None, j, None
@@ -858,23 +917,38 @@ def _apposition_speaker(toks: list[_Tok], j: int) -> tuple[int | None, int, int 
 
 
 def _inverted_cue(toks: list[_Tok], v: int) -> _Cue | None:
-    """Inverted cue: "“…,” said Dmitriev." — verb first, then the speaker, then the end of the sentence."""
-    if v == 0 or not (toks[v - 1].kind == "q" or toks[v - 1].text == ","):
-        return None
+    """Inverted cue: "“…,” said Dmitriev." — verb first, then the speaker, then the end of the sentence.
+
+    A lower-case description may come before the name ("said union leader Maria Lopez") or after it ("said
+    John Smith of the port authority"); the speaker must then be a person.
+    """
+    if v == 0 or not (toks[v - 1].kind == "q" or toks[v - 1].text == ",") or toks[v].text in ("told", "tells"):
+        return None  # "…,” told CNN’s Anderson Cooper": who follows "told" is the addressee
     k = v + 1
+    while k < len(toks) and k - v <= _DESCRIPTION_WORDS + 1 and not _is_cap(toks[k]):
+        k += 1
+    described = _is_description(toks, v + 1, k)
+    k = k if described else v + 1
     while k < len(toks) and (_is_cap(toks[k]) or toks[k].text.lower() in _DETERMINERS | _ROLE_WORDS):
         k += 1
-    if k == v + 1 or not _is_cap(toks[k - 1]) or (k < len(toks) and toks[k].text not in ".,;"):
+    if k == v + 1 or not _is_cap(toks[k - 1]):
         return None
     end = k
-    if k < len(toks) and toks[k].text == ",":
+    if _text_at(toks, k) in _DESCRIPTION_TAIL:
+        end = k + 1
+        while end < len(toks) and toks[end].kind == "w" and end - k <= 8:
+            end += 1
+        described = True
+    if (end < len(toks) and toks[end].text not in ".,;") or (described and not _is_name_end(toks[k - 1])):
+        return None
+    if end < len(toks) and toks[end].text == ",":
         # ", chief economist at Deka Bank." closing the sentence describes the speaker.
-        rest = toks[k + 1 :]
+        rest = toks[end + 1 :]
         while rest and rest[-1].kind == "p":
             rest = rest[:-1]
         if rest and all(t.kind == "w" for t in rest):
-            end = k + 1 + len(rest)
-    return _Cue(v + 1, k, end, "end", v)
+            end = end + 1 + len(rest)
+    return _Cue(v + 1, k, end, "end", v, person=described)
 
 
 def _text_at(toks: list[_Tok], i: int) -> str:
@@ -1007,7 +1081,7 @@ def _unit_statements(toks: list[_Tok], cues: list[_Cue], cast: _Cast, para: int,
     for n, cue in enumerate(cues):
         speaker_toks = toks[cue.sp_start : cue.sp_end]
         ent = _resolve_speaker(speaker_toks, cast, para)
-        if ent is None:
+        if ent is None or (cue.person and ent.kind != "person"):
             continue
         mention = text[speaker_toks[0].start : speaker_toks[-1].end]
         cue_end = max(cue.verb_end, cue.sp_end)
@@ -1154,7 +1228,7 @@ def _colon_cue(toks: list[_Tok], cast: _Cast, para: int, text: str) -> _Pending 
         return None
     speaker_toks = toks[cue.sp_start : cue.sp_end]
     ent = _resolve_speaker(speaker_toks, cast, para)
-    if ent is None:
+    if ent is None or (cue.person and ent.kind != "person"):
         return None
     cast.note_speaker(ent, speaker_toks[0].start, para)
     mention = text[speaker_toks[0].start : speaker_toks[-1].end]

@@ -53,6 +53,23 @@ OTHER_STYLES = "\n\n".join(
     ]
 )
 
+# Lower-case descriptions of the speaker around the name ("union leader Maria Lopez"); one paragraph each.
+DESCRIBED = "\n\n".join(
+    [
+        "Port strike ends",
+        "Dock workers voted on Saturday to accept a 6 percent pay rise.",
+        "“This is a fair deal for our members,” union leader Maria Lopez said at a press conference on Sunday.",
+        "“We are still angry about the delays,” said spokesman John Smith of the port authority.",
+        "“The vote was clear,” said union leader Maria Lopez.",
+        '"Nobody wanted a long strike," union leader Maria Lopez said.',
+        "“Ships will dock again on Monday,” said the port authority’s chief executive Tom Reed.",
+        "“We lost money every day,” Anna Berg, president of the shippers association, told CNN’s Kasie Hunt.",
+        "“We will watch the deal closely,” the union said.",
+        "“It took far too long,” said union members.",
+        "The deal, which union leader Maria Lopez said was overdue, ends a month of disruption.",
+    ]
+)
+
 
 @pytest.fixture(scope="module")
 def article() -> str:
@@ -199,6 +216,35 @@ def test_other_house_styles():
     assert [(st.speaker, st.text) for st in weiss] == [("Clara Weiss", "The numbers do not add up")]
     assert _speaker_of(found, "sales had doubled") == "Maria Lopez"
     assert _speaker_of(found, "no plan at all for growth") == "Merz"
+
+
+@pytest.fixture(scope="module")
+def described() -> list[Statement]:
+    return extract_statements(DESCRIBED)
+
+
+@pytest.mark.parametrize(
+    "quote, speaker",
+    [
+        ("This is a fair deal for our members", "Maria Lopez"),  # “…,” union leader Maria Lopez said at …
+        ("We are still angry about the delays", "John Smith"),  # “…,” said spokesman John Smith of the …
+        ("The vote was clear", "Maria Lopez"),  # “…,” said union leader Maria Lopez.
+        ("Nobody wanted a long strike", "Maria Lopez"),  # straight quotes: "…," union leader Maria Lopez said.
+        ("Ships will dock again on Monday", "Tom Reed"),  # said the port authority’s chief executive Tom Reed
+        ("We lost money every day", "Anna Berg"),  # Anna Berg, president of …, told CNN’s Kasie Hunt
+    ],
+)
+def test_lower_case_description_of_the_speaker(described, quote, speaker):
+    found = _containing(described, quote)
+    assert [(st.speaker, st.kind, st.text) for st in found] == [(speaker, "direct", quote)]
+
+
+def test_a_description_without_a_name_names_nobody(described):
+    assert not _containing(described, "We will watch the deal closely")  # “…,” the union said: no person
+    assert not _containing(described, "It took far too long")  # said union members
+    assert not _containing(described, "The deal")  # "which union leader … said was": not a statement
+    assert {st.speaker for st in described} == {"Maria Lopez", "John Smith", "Tom Reed", "Anna Berg"}
+    assert match_speaker("the union leader", described) == "Maria Lopez"
 
 
 def test_score_attribution_counts_matches_misses_and_false_positives(statements):

@@ -303,7 +303,9 @@ def example_questions(assistant: Assistant) -> list[str]:
     if sample is not None and any(Path(a.path).parent == sample.resolve() for a in store.articles.values()):
         return SAMPLE_QUESTIONS
     quoted = Counter(row["speaker"] for rows in store.statements.values() for row in rows)
-    return [f"What did {name} say?" for name, _ in quoted.most_common(2)]
+    # people, not "officials": a first and a last name, both capitalised
+    named = [n for n, _ in quoted.most_common() if len(n.split()) > 1 and n[0].isupper() and n.split()[-1][0].isupper()]
+    return [f"What did {name} say?" for name in named[:2]]
 
 
 def index_sources(assistant: Assistant) -> list[str]:

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import math
+import os
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
 SIDECAR_SUFFIX = ".meta.json"  # NAME.meta.json beside NAME.txt holds its metadata; never an article itself
+# The keys a .json/.jsonl record (or a sidecar) may give each article field under, read in this order: the first
+# that is present and not empty wins. docs/input-format.md lists them.
+FIELDS = {
+    "title": ("title", "headline"),
+    "text": ("text", "body", "content", "article"),
+    "url": ("url",),
+    "source": ("source",),
+    "published": ("published", "date"),
+    "authors": ("authors", "author"),
+}
+# How store.py lays out an index folder: manifest.json, gen-NNNNNN snapshot folders and the writer's .lock file.
+# store.py imports this module, so its names are repeated here; tests/test_ingestion.py checks them against a real
+# index. Expanding a folder never descends into an index (its .jsonl files would pass for articles).
+_INDEX_MARKERS = ("manifest.json", ".lock")
+_GENERATION = re.compile(r"gen-\d{6}")
 
 # Invisible characters that can hide text from a reader but not from a model: zero-width, bidirectional
 # controls, Unicode tag characters and the other C0/C1 controls except newline and tab; also lone surrogates
@@ -86,9 +104,16 @@ def clean_text(text: str) -> tuple[str, int]:
 
 
 def parse_date(value: object) -> str:
-    """ISO date (YYYY-MM-DD) from a date, an ISO timestamp or a dateline such as 'Saturday, April 5, 2025'."""
+    """ISO date (YYYY-MM-DD) from a date, an ISO timestamp, a dateline such as 'Saturday, April 5, 2025' or a
+    number of Unix seconds or milliseconds (UTC); "" when not understood. Numbers before 1973 (under 10^8) are
+    not taken as times, so that a year (2025) or a packed date (20250405) is not read as a day in 1970."""
     if isinstance(value, datetime | date):
         return value.isoformat()[:10]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) >= 1e11 else value
+        if not math.isfinite(seconds) or not 1e8 <= seconds < 1e11:
+            return ""
+        return datetime.fromtimestamp(seconds, UTC).date().isoformat()
     if not isinstance(value, str) or not value.strip():
         return ""
     value = value.strip()
@@ -136,43 +161,92 @@ def _strip_furniture(lines: list[str]) -> tuple[list[str], str, str]:
     return kept, published, headline
 
 
-def _read_sidecar(path: Path) -> dict:
+def _read_sidecar(path: Path, notes: list[str]) -> dict:
+    """NAME.meta.json beside NAME.txt or NAME.md: a JSON object of metadata fields, {} when absent; a sidecar that
+    cannot be used is ignored with a note."""
     sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
     if not sidecar.exists():
         return {}
     try:
-        data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(sidecar.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError, RecursionError) as exc:
+        problem = f"not JSON: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else "cannot be read"
+        notes.append(f"{sidecar.name} ignored: {problem}")
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        notes.append(f"{sidecar.name} ignored: not a JSON object")
+        return {}
+    return data
+
+
+def _field(record: dict, name: str) -> object:
+    """The value of an article field in a JSON record or sidecar: the first of its FIELDS keys that is not empty."""
+    for key in FIELDS[name]:
+        value = record.get(key)
+        if value is not None and value != "" and value != []:
+            return value
+    return None
+
+
+def _metadata(record: dict) -> dict:
+    """Article metadata (title, url, source, published, authors) from a JSON record or sidecar."""
+    authors = _field(record, "authors") or []
+    if not isinstance(authors, list):
+        authors = [authors]
+    return {
+        "title": str(_field(record, "title") or ""),
+        "url": str(_field(record, "url") or ""),
+        "source": str(_field(record, "source") or ""),
+        "published": parse_date(_field(record, "published")),
+        "authors": [str(a) for a in authors if a],
+    }
+
+
+def _date_not_understood(record: dict) -> object:
+    """The date a record or sidecar gives that parse_date does not understand, or None."""
+    value = _field(record, "published")
+    return value if value is not None and not parse_date(value) else None
+
+
+def _shown(value: object) -> str:
+    """A value from a file, quoted and shortened for a note."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    return repr(text[:40] + "…" if len(text) > 40 else text)
 
 
 def decode_bytes(raw: bytes) -> tuple[str | None, str]:
     """Decode file bytes as UTF-8; (None, reason) for binary data or text that is mostly not UTF-8."""
     if b"\x00" in raw[:65536]:
         return None, "binary file (contains NUL bytes)"
-    text = raw.decode("utf-8", errors="replace")
+    text = raw.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace")  # a BOM is no part of the text
     bad = text.count("\ufffd")
     if bad and bad > max(3, len(text) // 100):
         return None, f"not UTF-8 text ({bad} undecodable bytes)"
     return text, (f"replaced {bad} undecodable bytes" if bad else "")
 
 
-def read_text_article(path: Path, text: str) -> Article:
-    """A .txt/.md article: dateline, breadcrumb and footer removed; metadata from NAME.meta.json if present."""
-    meta = _read_sidecar(path)
+def read_text_article(path: Path, text: str, notes: list[str] | None = None) -> Article:
+    """A .txt/.md article: dateline, breadcrumb and footer removed; metadata from NAME.meta.json if present (its
+    problems, and a date in it that is not understood, are added to notes)."""
+    notes = [] if notes is None else notes
+    meta = _read_sidecar(path, notes)
     lines, published, headline = _strip_furniture(text.split("\n"))
     body = "\n".join(lines)
-    if path.suffix == ".md":
+    if path.suffix.lower() == ".md":
         body = re.sub(r"^#{1,6}\s*", "", body, flags=re.MULTILINE)
         headline = headline.lstrip("# ").strip()
+    fields = _metadata(meta)
+    bad_date = _date_not_understood(meta)
+    if bad_date is not None:
+        used = f"the dateline's {published} is used" if published else "the article is undated"
+        notes.append(f"date {_shown(bad_date)} in {path.stem}{SIDECAR_SUFFIX} not understood; {used}")
     return Article(
-        title=str(meta.get("title") or headline or path.stem),
+        title=fields["title"] or headline or path.stem,
         text=body,
-        url=str(meta.get("url") or ""),
-        source=str(meta.get("source") or ""),
-        published=parse_date(meta.get("published")) or published,
-        authors=list(meta.get("authors") or []),
+        url=fields["url"],
+        source=fields["source"],
+        published=fields["published"] or published,
+        authors=fields["authors"],
         path=str(path),
     )
 
@@ -218,52 +292,121 @@ def read_html_article(path: Path, html: str) -> Article:
     )
 
 
-def _record_to_article(record: dict, path: Path) -> Article:
-    authors = record.get("authors") or []
-    if isinstance(authors, str):
-        authors = [authors]
-    return Article(
-        title=str(record.get("title") or ""),
-        text=str(record.get("text") or ""),
-        url=str(record.get("url") or ""),
-        source=str(record.get("source") or ""),
-        published=parse_date(record.get("published")),
-        authors=[str(a) for a in authors],
-        path=str(path),
-    )
+class NothingToRead(ValueError):
+    """A readable file that holds no article (e.g. JSON records without a text field): skipped, not failed."""
 
 
-def read_json_articles(path: Path, text: str) -> list[Article]:
-    """Records with title, text, url, source, published, authors: a .jsonl line each, or a .json object/list."""
-    if path.suffix == ".jsonl":
-        records = []
+def _lines_note(numbers: list[int], problem: str, word: str) -> str:
+    """'line 2 is not JSON', 'lines 2, 5 and 9 are ...', or '12 lines are ... (lines 2, 5, 9, 11, 14, …)'."""
+    if len(numbers) == 1:
+        return f"{word} {numbers[0]} is {problem}"
+    if len(numbers) <= 5:
+        return f"{word}s {', '.join(map(str, numbers[:-1]))} and {numbers[-1]} are {problem}"
+    return f"{len(numbers)} {word}s are {problem} ({word}s {', '.join(map(str, numbers[:5]))}, …)"
+
+
+def _parse_records(path: Path, text: str, notes: list[str]) -> list[dict]:
+    """The JSON objects of a .jsonl file (one a line) or a .json file (an object or a list of objects). Lines that
+    are not JSON, and lines or list items that are not objects, are skipped with a note; when nothing is left, the
+    file fails with the same words."""
+    problems = []
+    if path.suffix.lower() == ".jsonl":
+        word, items, not_json, error = "line", [], [], ""
         for number, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    records.append(json.loads(line))
+                    items.append((number, json.loads(line.lstrip("\ufeff"))))  # a BOM where two files were joined
                 except ValueError as exc:
-                    raise ValueError(f"line {number} is not JSON: {exc.msg}") from None
+                    not_json.append(number)
+                    error = error or exc.msg
+        if not_json:
+            where = "" if len(not_json) == 1 else f"line {not_json[0]}: "
+            problems.append(_lines_note(not_json, f"not JSON ({where}{error})", word))
     else:
+        word = "item"
         try:
             data = json.loads(text)
         except ValueError as exc:
             raise ValueError(f"not JSON: {exc.msg} (line {exc.lineno})") from None
-        records = data if isinstance(data, list) else [data]
-    if not all(isinstance(r, dict) for r in records):
-        raise ValueError("expected JSON objects with title and text fields")
-    return [_record_to_article(r, path) for r in records]
+        if not isinstance(data, dict | list):
+            raise ValueError("expected a JSON object, or a list of them, with title and text fields")
+        items = list(enumerate(data, 1)) if isinstance(data, list) else [(1, data)]
+    records = [item for _, item in items if isinstance(item, dict)]
+    if len(records) < len(items):
+        problems.append(_lines_note([n for n, item in items if not isinstance(item, dict)], "not a JSON object", word))
+    if problems and not records:
+        raise ValueError("; ".join(problems))
+    notes += [f"{problem}: skipped" for problem in problems]
+    return records
+
+
+def read_json_articles(path: Path, text: str, notes: list[str] | None = None) -> list[Article]:
+    """A .jsonl line or a .json object/list item each, its article fields read under the keys in FIELDS. Records
+    without a text field, lines that are not JSON and dates not understood are noted."""
+    notes = [] if notes is None else notes
+    records = _parse_records(path, text, notes)
+    with_text = [r for r in records if any(key in r for key in FIELDS["text"])]
+    if len(with_text) < len(records):
+        keys = " / ".join(FIELDS["text"])
+        first = next(r for r in records if not any(key in r for key in FIELDS["text"]))
+        has = ", ".join(map(str, list(first)[:8])) + (", …" if len(first) > 8 else "") or "no fields"
+        if len(records) == 1:
+            raise NothingToRead(f"no text field ({keys}); the record has: {has}")
+        if not with_text:
+            raise NothingToRead(f"none of {len(records)} records has a text field ({keys}); the first has: {has}")
+        missing = len(records) - len(with_text)
+        notes.append(f"{missing} record(s) without a text field ({keys}) skipped; the first has: {has}")
+    bad_dates = [d for d in map(_date_not_understood, with_text) if d is not None]
+    if len(bad_dates) == 1:
+        notes.append(f"1 date not understood ({_shown(bad_dates[0])}); that article is undated")
+    elif bad_dates:
+        notes.append(f"{len(bad_dates)} dates not understood (e.g. {_shown(bad_dates[0])}); those articles are undated")
+    articles = []
+    for record in with_text:
+        body = _field(record, "text")
+        articles.append(Article(**_metadata(record), text=body if isinstance(body, str) else "", path=str(path)))
+    return articles
 
 
 def expand_paths(paths: list[Path]) -> Iterator[Path]:
-    """Files to ingest: the given files, and supported files inside given folders (sorted, recursive)."""
+    """Files to ingest: the given files, and supported files inside given folders (sorted, recursive) except hidden
+    files and folders (names starting with '.') and index folders. A given folder that is an index, or is inside
+    one, is yielded itself, for read_file to refuse with its reason."""
     for path in paths:
         path = path.resolve()  # articles remember absolute paths, so re-ingesting from elsewhere matches
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and _is_article_file(child) and not child.name.startswith("."):
-                    yield child
+        if path.is_dir() and index_holding(path) is None:
+            yield from sorted(_article_files(path))
         else:
             yield path
+
+
+def _article_files(folder: Path) -> Iterator[Path]:
+    for root, folders, names in os.walk(folder):  # does not follow links to folders, as rglob did not
+        here = Path(root)
+        folders[:] = [name for name in folders if not name.startswith(".") and not is_index_folder(here / name)]
+        for name in names:
+            child = here / name
+            if not name.startswith(".") and _is_article_file(child) and child.is_file():
+                yield child
+
+
+def is_index_folder(folder: Path) -> bool:
+    """Whether a folder is an index (see store.py): a manifest.json or .lock beside a gen-NNNNNN folder."""
+    if not any((folder / marker).exists() for marker in _INDEX_MARKERS):
+        return False
+    try:
+        with os.scandir(folder) as entries:
+            return any(_GENERATION.fullmatch(e.name) and e.is_dir() for e in entries)
+    except OSError:
+        return False
+
+
+def index_holding(path: Path) -> Path | None:
+    """The index folder that is path or holds it (index files are at most two levels down: gen-NNNNNN/x.jsonl)."""
+    for folder in (path, path.parent, path.parent.parent):
+        if folder.is_dir() and is_index_folder(folder):
+            return folder
+    return None
 
 
 def _is_article_file(path: Path) -> bool:
@@ -275,6 +418,14 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
     result = FileResult(path=str(path), status="ingested")
     if not path.exists():
         return FileResult(str(path), "failed", "no such file")
+    # Only a folder or a .json/.jsonl file can be part of an index that would pass for articles.
+    index = index_holding(path) if path.is_dir() or path.suffix.lower() in {".json", ".jsonl"} else None
+    if index is not None:
+        where = "an index folder" if index == path else f"part of the index folder {index}"
+        return FileResult(str(path), "skipped", f"{where}: index files are not articles")
+    if path.name.endswith(SIDECAR_SUFFIX):
+        article = path.name.removesuffix(SIDECAR_SUFFIX)
+        return FileResult(str(path), "skipped", f"metadata for {article}.txt or .md (a sidecar), not an article")
     if not _is_article_file(path):
         return FileResult(str(path), "skipped", f"unsupported file type '{path.suffix or path.name}'")
     try:
@@ -292,11 +443,13 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
     suffix = path.suffix.lower()
     try:
         if suffix in {".json", ".jsonl"}:
-            articles = read_json_articles(path, text)
+            articles = read_json_articles(path, text, result.notes)
         elif suffix in {".html", ".htm"}:
             articles = [read_html_article(path, text)]
         else:
-            articles = [read_text_article(path, text)]
+            articles = [read_text_article(path, text, result.notes)]
+    except NothingToRead as exc:
+        return FileResult(str(path), "skipped", str(exc))
     except ValueError as exc:
         return FileResult(str(path), "failed", str(exc))
     except RecursionError:  # e.g. JSON nested 100,000 levels deep
@@ -313,6 +466,7 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
             kept.append(article)
     if not kept:
         reason = "no article text" if len(articles) == 1 else f"none of {len(articles)} records has article text"
+        reason = "no records" if not articles else reason
         return FileResult(str(path), "skipped", reason)
     if removed:  # one note per file, however many records it holds
         where = f" in {records_cleaned} of {len(articles)} records" if len(articles) > 1 else ""

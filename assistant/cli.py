@@ -130,8 +130,10 @@ def ingest(
     except OSError as exc:
         raise _fail(f"the index could not be saved: {exc}") from None
     except KeyboardInterrupt:  # caught here: typer turns it into a silent exit 130 before main() could see it
+        from assistant.pipeline import CHECKPOINT_PASSAGES
+
         err.print(
-            "interrupted: the index keeps what was saved (every 5,000 passages); "
+            f"interrupted: the index keeps what was saved (every {CHECKPOINT_PASSAGES:,} passages); "
             "run the same command again to go on where it stopped"
         )
         raise typer.Exit(130) from None

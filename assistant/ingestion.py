@@ -402,10 +402,14 @@ def is_index_folder(folder: Path) -> bool:
 
 
 def index_holding(path: Path) -> Path | None:
-    """The index folder that is path or holds it (index files are at most two levels down: gen-NNNNNN/x.jsonl)."""
-    for folder in (path, path.parent, path.parent.parent):
-        if folder.is_dir() and is_index_folder(folder):
-            return folder
+    """The index folder that is path or holds it as one of its own files: beside manifest.json, or in a
+    gen-NNNNNN folder (the chat's uploads/ folder inside an index holds articles, not index files)."""
+    if path.is_dir() and is_index_folder(path):
+        return path
+    if is_index_folder(path.parent):
+        return path.parent
+    if _GENERATION.fullmatch(path.parent.name) and is_index_folder(path.parent.parent):
+        return path.parent.parent
     return None
 
 

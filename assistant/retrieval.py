@@ -193,6 +193,7 @@ class Retriever:
         article_row = {aid: row for row, aid in enumerate(self._article_ids)}
         self._article_row = np.array([article_row[a.id] for a in articles], dtype=np.int64)
         self._article_vectors: np.ndarray | None = None  # built on first use, like BM25
+        self.today = date.today  # what "last week" counts back from without as_of (tests set a fixed day)
         self._article_lock = threading.Lock()
 
     # ---- BM25 -------------------------------------------------------------------------------------
@@ -283,15 +284,15 @@ class Retriever:
         """The dates a question is about: the time it names ("in May 2022", "last week": relative words and dates
         without a year count back from today), or with as_of the week before it, narrowed by a time the question
         names inside that week ("last weekend", "on Nov. 1"; a date outside it is mostly a past event the news
-        looks back on). None without either, or with the date prior off."""
+        looks back on). None without either, or with the date prior off. The as_of week's phrase is ""."""
         s = self.settings
         if not s.date_prior:
             return None
-        asked = _day(parse_date(as_of)) if as_of else 0
-        named = time_frame(query, date.fromordinal(asked) if asked else date.today()) if s.question_dates else None
-        if not asked:
+        asked = date.fromisoformat(parse_date(as_of)) if as_of and parse_date(as_of) else None
+        named = time_frame(query, asked or self.today()) if s.question_dates else None
+        if asked is None:
             return named
-        week = TimeFrame(date.fromordinal(asked - s.date_window_before), date.fromordinal(asked), "")
+        week = TimeFrame(date.fromordinal(max(1, asked.toordinal() - s.date_window_before)), asked, "")
         inside = named is not None and week.first <= named.first and named.last <= week.last
         return named if inside else week
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from assistant.errors import AssistantError
 
@@ -121,11 +123,12 @@ class RetrievalSettings(BaseModel):
         "window; relative words and dates without a year count back from --as-of, else from today.",
     )
     date_window_before: int = Field(
-        7, ge=0, description="Days before the question's date (--as-of) whose articles keep their full score."
+        7, ge=0, le=3650, description="Days before the question's date (--as-of) whose articles keep their full score."
     )
     date_window_after: int = Field(
         3,
         ge=0,
+        le=3650,
         description="Days after the question's date or named time whose articles keep their full score (news of an "
         "event comes out after it; dates are noisy).",
     )
@@ -220,3 +223,9 @@ def load_settings() -> Settings:
             f"ASSISTANT_{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise AssistantError(f"invalid setting: {problems}") from None
+    except PydanticSettingsError as exc:  # a whole section (ASSISTANT_RETRIEVAL) set to something that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"ASSISTANT_{found[1].upper()}" if found else "an ASSISTANT_ variable"
+        raise AssistantError(
+            f"invalid setting: {name} is not a JSON object (set one field instead, e.g. ASSISTANT_RETRIEVAL_TOP_K)"
+        ) from None

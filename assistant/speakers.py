@@ -61,10 +61,11 @@ def render_statement(s: Statement, article_text: str = "") -> str:
     words = s.text.strip().rstrip(".,")
     if s.kind == "direct" and not any(mark in words for mark in '“”"'):
         return f"{s.speaker} said: “{words}.”"
-    first = words.split(" ", 1)[0]
+    first, second = (words.split(" ", 2) + ["", ""])[:2]
     # "According to X, Some guarantees…": lower the capital a sentence start gave an ordinary word (one the article
-    # also writes in lower case), not a name's.
-    if first[:1].isupper() and first[1:].islower() and re.search(rf"\b{re.escape(first.lower())}\b", article_text):
+    # also writes in lower case), not a name's ("Will Smith" stays).
+    ordinary = re.search(rf"\b{re.escape(first.lower())}\b", article_text) and not second[:1].isupper()
+    if first[:1].isupper() and first[1:].islower() and ordinary:
         words = words[0].lower() + words[1:]
     if words.endswith(("!”", "?”", ".”", '!"', '?"', '."')):
         return f"According to {s.speaker}, {words}"

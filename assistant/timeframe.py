@@ -20,20 +20,22 @@ _ABSOLUTE = [
     ("day", re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}")),
     ("day", re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}")),
     ("month", re.compile(rf"\b{_MONTH},?\s+(?:of\s+)?{_YEAR}")),
-    ("year", re.compile(rf"(?i:\b(?:in|during|throughout)\s+(?:early\s+|late\s+|mid-?)?){_YEAR}")),
+    ("year", re.compile(rf"(?i:\b(?:in|during|throughout)\s+(?:early\s+|late\s+|mid-\s*)?){_YEAR}")),
 ]
 # A month or day without its year: the latest one on or before the reference date. A preposition is required:
 # without one a date is often a name ("the Jan. 6 committee") or not when the news happened ("closed since June 13").
 _YEARLESS = [
     ("day", re.compile(rf"\b[Oo]n\s+{_MONTH}\s+{_DAY}\b(?!,?\s+\d)")),
     ("day", re.compile(rf"\b[Oo]n\s+(?:the\s+)?{_DAY}\s+(?:of\s+)?{_MONTH}(?!,?\s+\d)")),
-    ("month", re.compile(rf"(?i:\b(?:in|during|throughout|early|late|mid-?)\s+){_MONTH}(?!\s+\d)")),
+    ("month", re.compile(rf"(?i:\b(?:in|during|throughout|early|late|mid)(?:\s+|-\s*)){_MONTH}(?!\s+\d)")),
 ]
-# Lower case (or capitalised at a sentence start), so that "USA TODAY" is no date.
+# Lower case only (time_frame lowers a sentence's first letter), so that "USA Today" and "Last Week Tonight" are
+# no dates; "the last week of the trial" or "his last year in office" is a span of something else.
 _RELATIVE = re.compile(
-    r"\b(?P<phrase>[Tt]oday|[Tt]onight|[Yy]esterday|(?:[Tt]he\s+)?(?:[Tt]his|[Ll]ast|[Pp]ast)\s+(?:week|month|year)"
-    r"|(?:[Tt]his|[Ll]ast)\s+weekend)\b"
+    r"\b(?P<phrase>today|tonight|yesterday|(?:the\s+)?(?:this|last|past)\s+(?:week|month|year)(?!\s+(?:of|in)\b)"
+    r"|(?:this|last)\s+weekend)\b"
 )
+_SENTENCE_START = re.compile(r"(?:^|(?<=[.!?]\s))\s*[A-Z]")
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,12 @@ def time_frame(question: str, reference: date | None) -> TimeFrame | None:
             break
     if frame is None and reference is not None:
         frame = _yearless(question, reference)
-        if frame is None and (found := _RELATIVE.search(question)):
-            frame = _relative(found["phrase"], reference)
+        lowered = _SENTENCE_START.sub(lambda m: m.group().lower(), question)  # "Today, who…" but not "USA Today"
+        if frame is None and (found := _RELATIVE.search(lowered)):
+            try:
+                frame = _relative(found["phrase"], reference)
+            except (ValueError, OverflowError):  # a reference at the ends of the calendar (year 1 or 9999)
+                return None
     if frame is None or (reference is not None and frame.first > reference):
         return None
     return frame
@@ -116,9 +122,10 @@ def _relative(phrase: str, ref: date) -> TimeFrame:
         elif which == "this" and ref.weekday() < 5:
             saturday += 7 * day
         return TimeFrame(saturday, saturday + day, phrase)
-    if which == "last":  # the calendar week, month or year before this one
+    if which == "last":  # the calendar week (Monday to Sunday), month or year before this one
         if unit == "week":
-            return TimeFrame(ref - 14 * day, ref - 7 * day, phrase)
+            monday = ref - ref.weekday() * day
+            return TimeFrame(monday - 7 * day, monday - day, phrase)
         if unit == "month":
             end = ref.replace(day=1) - day
             return TimeFrame(end.replace(day=1), end, phrase)

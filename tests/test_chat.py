@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -417,3 +418,16 @@ def test_the_examples_fit_the_index(sample_assistant, tmp_path, embedder):
     assert example_questions(other) == []  # nothing indexed yet: nothing to suggest
     other.ingest([tmp_path / "port.txt"])
     assert example_questions(other) == ["What did Maria Lopez say?"]
+
+
+def test_a_jsonl_upload_into_an_existing_index_is_ingested(sample_index, tmp_path, embedder):
+    # uploads are kept in INDEX/uploads/: that folder holds articles, not index files
+    shutil.copytree(sample_index, tmp_path / "index")
+    settings = settings_for(tmp_path / "index")
+    record = {"title": "Eastbrook library budget", "text": "The Eastbrook city council approved a new budget for "
+              "the public library on Monday; the reading rooms reopen in June."}  # fmt: skip
+    (tmp_path / "news.jsonl").write_text(json.dumps(record) + "\n")
+    assistant = Assistant(settings, embedder)
+    report = upload(assistant, settings, [str(tmp_path / "news.jsonl")])
+    assert "<b>ingested</b> news.jsonl" in report
+    assert "Eastbrook library budget" in {a.title for a in assistant.articles()}

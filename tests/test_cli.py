@@ -115,10 +115,11 @@ def test_settings_from_environment(cli_index):
     assert json.loads(result.stdout)["citations"]
 
 
-def test_a_bad_setting_names_its_variable(cli_index):
-    result = run("list", "--index", str(cli_index), env={"ASSISTANT_RETRIEVAL_TOP_K": "many"})
+@pytest.mark.parametrize("variable", ["ASSISTANT_RETRIEVAL_TOP_K", "ASSISTANT_RETRIEVAL"])
+def test_a_bad_setting_names_its_variable(cli_index, variable):
+    result = run("list", "--index", str(cli_index), env={variable: "many"})
     assert result.returncode == 2
-    assert "invalid setting: ASSISTANT_RETRIEVAL_TOP_K" in result.stderr and "Traceback" not in result.stderr
+    assert f"invalid setting: {variable}" in result.stderr and "Traceback" not in result.stderr
     assert "many" not in result.stderr  # values are never repeated: they may be secrets
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import faiss
@@ -125,18 +125,17 @@ def test_a_time_named_in_the_question_prefers_articles_published_then(twin_storm
 
 
 def test_relative_words_count_back_from_today(tmp_path, embedder):
-    today = date.today()
     records = [
-        {"title": "Storm floods Marlow", "text": STORM, "source": "recent.example",
-         "published": (today - timedelta(days=10)).isoformat()},
-        {"title": "Storm floods Marlow again", "text": STORM, "source": "old.example",
-         "published": date(today.year - 1, 6, 15).isoformat()},
-    ]  # fmt: skip
+        {"title": "Storm floods Marlow", "text": STORM, "source": "recent.example", "published": "2022-11-30"},
+        {"title": "Storm floods Marlow again", "text": STORM, "source": "old.example", "published": "2021-06-15"},
+    ]
     assistant = make_assistant(tmp_path, embedder, records)
     assistant.settings.retrieval.dedup = False
-    last_week = assistant.retriever.retrieve("Which town did the storm flood last week?", k=2)
+    retriever = assistant.retriever
+    retriever.today = lambda: date(2022, 12, 9)  # a Friday: last week is November 28 to December 4
+    last_week = retriever.retrieve("Which town did the storm flood last week?", k=2)
     assert sources(last_week) == ["recent.example", "old.example"]
-    last_year = assistant.retriever.retrieve("Which town did the storm flood last year?", k=2)
+    last_year = retriever.retrieve("Which town did the storm flood last year?", k=2)
     assert sources(last_year) == ["old.example", "recent.example"]
 
 

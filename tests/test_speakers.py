@@ -79,13 +79,14 @@ def test_quotes_command_lists_a_speakers_statements(sample_index):
         ("Some guarantees were “impossible,”", "According to Ann Lee, some guarantees were “impossible.”"),
         ("Russia will not accept “any substance.”", "According to Ann Lee, Russia will not accept “any substance.”"),
         ("Talks will go on.", "According to Ann Lee, talks will go on."),
+        ("Will Smith would attend.", "According to Ann Lee, Will Smith would attend."),  # a name, "will" a word
     ],
 )  # fmt: skip
 def test_a_reported_statement_reads_as_one_sentence(text, rendered):
     from assistant.quotes import Statement
     from assistant.speakers import render_statement
 
-    article = "She said some things. The talks were long. Russia and the US met."
+    article = "She said some things. The talks were long and will go on. Russia and the US met."
     assert render_statement(Statement("Ann Lee", "reported", 0, len(text), text, "said"), article) == rendered
 
 

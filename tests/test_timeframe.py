@@ -25,11 +25,12 @@ FRIDAY = date(2022, 12, 9)
         ("What did Dmitriev say on March 4?", "2022-03-04", "2022-03-04"),
         ("What happened in Dec.?", "2022-12-01", "2022-12-31"),
         ("Who left in late December?", "2022-12-01", "2022-12-31"),
+        ("What happened in mid-May?", "2022-05-01", "2022-05-31"),
         ("What fell on the 10th of December?", "2021-12-10", "2021-12-10"),  # Dec 10 2022 is after Friday the 9th
         # relative words count back from the reference date
         ("What did he say this week?", "2022-12-02", "2022-12-09"),
         ("What did he say in the past week?", "2022-12-02", "2022-12-09"),
-        ("Who did she meet last week?", "2022-11-25", "2022-12-02"),
+        ("Who did she meet last week?", "2022-11-28", "2022-12-04"),  # Monday to Sunday before Friday's week
         ("What did Biden say yesterday?", "2022-12-08", "2022-12-08"),
         ("Today, who spoke first?", "2022-12-09", "2022-12-09"),
         ("Who marched last weekend?", "2022-12-03", "2022-12-04"),
@@ -46,7 +47,11 @@ def test_times_a_question_names(question, first, last):
 @pytest.mark.parametrize(
     "question",
     [
-        "According to a USA TODAY poll, who leads?",  # a name in capitals
+        "According to a USA TODAY poll, who leads?",  # names
+        "According to USA Today, who leads?",
+        "Who hosts Last Week Tonight?",
+        "What happened in the last week of the trial?",  # a span of something else
+        "What did he sign in his last year in office?",
         "What was found at Mar-a-Lago?",
         "Who may win the 2022 race?",  # the verb, and a year without "in"
         "Is this the first case since 1979?",
@@ -69,3 +74,26 @@ def test_without_a_reference_only_full_dates_count():
     assert time_frame("What did he say last week?", None) is None
     frame = time_frame("What did the Fed decide in November 2022?", None)
     assert frame is not None and frame.describe() == '2022-11-01 to 2022-11-30 ("November 2022")'
+
+
+@pytest.mark.parametrize(
+    ("question", "reference", "first", "last"),
+    [
+        ("What rose last month?", date(2023, 1, 15), "2022-12-01", "2022-12-31"),  # across the new year
+        ("Who met last week?", date(2022, 12, 12), "2022-12-05", "2022-12-11"),  # asked on a Monday
+        ("Who marched this weekend?", date(2022, 12, 10), "2022-12-10", "2022-12-11"),  # asked on the Saturday
+        ("Who marched last weekend?", date(2022, 12, 11), "2022-12-03", "2022-12-04"),  # asked on the Sunday
+        ("Who won on Feb. 29?", date(2025, 3, 1), "2024-02-29", "2024-02-29"),  # the latest one there was
+    ],
+)
+def test_calendar_edges(question, reference, first, last):
+    frame = time_frame(question, reference)
+    assert frame is not None and (frame.first.isoformat(), frame.last.isoformat()) == (first, last)
+
+
+@pytest.mark.parametrize("reference", [date.min, date.max])
+def test_the_ends_of_the_calendar_are_no_error(reference):
+    for question in ("What happened last week?", "What happened last year?", "Who marched this weekend?",
+                     "What happened on March 4?", "What happened in May?"):  # fmt: skip
+        frame = time_frame(question, reference)
+        assert frame is None or frame.first <= reference

@@ -237,9 +237,11 @@ class Retriever:
             return self._article_vectors
 
     def idf(self, term: str) -> float:
-        """BM25 inverse document frequency of a stemmed term; terms never seen weigh the most."""
+        """BM25 inverse document frequency of a stemmed term. A term the index never contains weighs as much as one
+        it contains once, not more: in a small collection "lost" may be absent while "cutting power" answers, and
+        weighing it most made every sentence look unsupported."""
         self._bm25_index()
-        n, df = len(self.ids), self._doc_freq.get(term, 0)
+        n, df = len(self.ids), max(self._doc_freq.get(term, 0), 1)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def bm25_scores(self, query: str, mask: np.ndarray | None) -> np.ndarray | None:

@@ -106,3 +106,23 @@ def test_a_sentence_that_asks_is_never_the_answer(tmp_path, embedder):
     assert not answer.abstained
     assert all(not c.quote.endswith("?") for c in answer.citations)
     assert any("raised interest rates by three quarters" in c.quote for c in answer.citations)
+
+
+def test_a_word_the_collection_lacks_does_not_sink_an_answer(tmp_path, embedder):
+    from assistant.pipeline import Assistant
+    from assistant.settings import Settings
+
+    (tmp_path / "storm.txt").write_text(
+        "Storm hits coast\n\nA powerful storm hit the coast of Marlow on Tuesday, cutting power to 30,000 homes and "
+        "flooding the harbour district. Emergency crews evacuated four hundred residents as the river rose. The mayor "
+        "said the flood barrier failed overnight and that repairs would take weeks.\n",
+        encoding="utf-8",
+    )
+    settings = Settings()
+    settings.index.dir = tmp_path / "index"
+    assistant = Assistant(settings, embedder)
+    assistant.ingest([tmp_path / "storm.txt"])
+    answer = assistant.ask("How many homes lost power?")  # "lost" is in no article
+    assert not answer.abstained and "30,000 homes" in answer.citations[0].quote
+    for question in ("What is the capital of Mongolia?", "Who won the football match?", "What is the price of oil?"):
+        assert assistant.ask(question).abstained

@@ -78,7 +78,13 @@ def time_frame(question: str, reference: date | None) -> TimeFrame | None:
     return frame
 
 
+# "What will the Fed do in January?" means the next January: a time to come, so no frame (see time_frame).
+_FUTURE = re.compile(r"(?i)\b(will|won't|going to|next|upcoming|expected to|plans? to)\b")
+
+
 def _yearless(question: str, reference: date) -> TimeFrame | None:
+    if _FUTURE.search(question):
+        return None
     for unit, pattern in _YEARLESS:
         found = pattern.search(question)
         if found:

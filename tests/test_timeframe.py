@@ -63,6 +63,8 @@ def test_times_a_question_names(question, first, last):
         "The store was closed since June 13. Why?",
         "What happened on February 30, 2022?",  # no such day
         "Who won the Fourth of July race?",
+        "What will the Fed do in January?",  # the next January: to come
+        "Who is expected to speak on March 4?",
     ],
 )
 def test_what_is_no_time_frame(question):

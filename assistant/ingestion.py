@@ -26,11 +26,12 @@ FIELDS = {
     "published": ("published", "date"),
     "authors": ("authors", "author"),
 }
-# How store.py lays out an index folder: manifest.json, gen-NNNNNN snapshot folders and the writer's .lock file.
-# store.py imports this module, so its names are repeated here; tests/test_ingestion.py checks them against a real
-# index. Expanding a folder never descends into an index (its .jsonl files would pass for articles).
-_INDEX_MARKERS = ("manifest.json", ".lock")
-_GENERATION = re.compile(r"gen-\d{6}")
+# The names of an index folder's layout (store.py writes it and takes them from here, since it imports this
+# module): manifest.json, gen-NNNNNN snapshot folders and the writer's .lock file. Expanding a folder never
+# descends into an index (its .jsonl files would pass for articles).
+INDEX_MANIFEST = "manifest.json"
+INDEX_LOCK = ".lock"
+GENERATION_NAME = re.compile(r"gen-\d{6}")
 
 # Invisible characters that can hide text from a reader but not from a model: zero-width, bidirectional
 # controls, Unicode tag characters and the other C0/C1 controls except newline and tab; also lone surrogates
@@ -392,11 +393,11 @@ def _article_files(folder: Path) -> Iterator[Path]:
 
 def is_index_folder(folder: Path) -> bool:
     """Whether a folder is an index (see store.py): a manifest.json or .lock beside a gen-NNNNNN folder."""
-    if not any((folder / marker).exists() for marker in _INDEX_MARKERS):
+    if not any((folder / marker).exists() for marker in (INDEX_MANIFEST, INDEX_LOCK)):
         return False
     try:
         with os.scandir(folder) as entries:
-            return any(_GENERATION.fullmatch(e.name) and e.is_dir() for e in entries)
+            return any(GENERATION_NAME.fullmatch(e.name) and e.is_dir() for e in entries)
     except OSError:
         return False
 
@@ -408,7 +409,7 @@ def index_holding(path: Path) -> Path | None:
         return path
     if is_index_folder(path.parent):
         return path.parent
-    if _GENERATION.fullmatch(path.parent.name) and is_index_folder(path.parent.parent):
+    if GENERATION_NAME.fullmatch(path.parent.name) and is_index_folder(path.parent.parent):
         return path.parent.parent
     return None
 

@@ -31,11 +31,11 @@ import faiss
 import numpy as np
 
 from assistant.errors import IndexLockedError, IndexProblemError
-from assistant.ingestion import Article
+from assistant.ingestion import GENERATION_NAME, INDEX_LOCK, INDEX_MANIFEST, Article
 from assistant.passages import Passage
 
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+MANIFEST = INDEX_MANIFEST
 FILES = ("articles.jsonl", "passages.jsonl", "statements.jsonl", "vectors.faiss")
 
 
@@ -87,7 +87,7 @@ class WriteLock:
     """Exclusive writer lock on an index folder; a second writer fails at once instead of waiting."""
 
     def __init__(self, directory: Path) -> None:
-        self.path = directory / ".lock"
+        self.path = directory / INDEX_LOCK
         self._fd: int | None = None
 
     def __enter__(self) -> WriteLock:
@@ -221,7 +221,8 @@ class PassageStore:
         if self.directory.exists() and not self.directory.is_dir():
             raise IndexProblemError(f"{self.directory} is a file, not an index folder; choose another --index")
         if not path.exists():
-            if any(self.directory.glob("gen-*")):  # saving now would overwrite what the lost manifest pointed to
+            # saving now would overwrite the generation the lost manifest pointed to
+            if self.directory.is_dir() and any(GENERATION_NAME.fullmatch(p.name) for p in self.directory.iterdir()):
                 raise IndexProblemError(
                     f"the index in {self.directory} has generation folders but no {MANIFEST}: it is damaged, and "
                     "nothing was changed; restore the file, or move the folder away to start a new index"

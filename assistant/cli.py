@@ -76,7 +76,7 @@ def _assistant(settings: Settings):
 
 def _require_index(assistant):
     """The assistant, once its index is known to exist: listing a mistyped --index must not say '0 articles'."""
-    if not assistant.store.generation:
+    if not assistant.index.store.generation:
         raise AssistantError(f"there is no index in {assistant.settings.index.dir}: run 'assistant ingest PATH' first")
     return assistant
 
@@ -172,8 +172,8 @@ def ask(
     llm_path: LLMPathOpt = None,
 ) -> None:
     """Answer a question from the indexed articles, citing the sentences the answer rests on."""
-    from assistant.ingestion import parse_date
-    from assistant.retrieval import Filters
+    from assistant.ingest.files import parse_date
+    from assistant.retrieval.retriever import Filters
 
     for name, value in (("--since", since), ("--until", until), ("--as-of", as_of)):
         if value and not parse_date(value):
@@ -281,11 +281,11 @@ def quotes(
     limit: Annotated[int, typer.Option(help="Most statements to show.", min=1)] = 50,
 ) -> None:
     """List who said what: quotes and reported statements with their speakers, exact spans and articles."""
-    from assistant.speakers import list_statements
+    from assistant.answers.speaker import list_statements
 
     try:
         assistant = _require_index(_assistant(_settings(index)))
-        found = list_statements(assistant.store, assistant.embedder, assistant.retriever.idf, speaker, about)
+        found = list_statements(assistant.index.store, assistant.embedder, assistant.retriever.idf, speaker, about)
     except AssistantError as exc:
         raise _fail(str(exc)) from None
     for item in found[:limit]:
@@ -317,7 +317,7 @@ def chat(
     llm_path: LLMPathOpt = None,
 ) -> None:
     """Open the chat page in the browser: ask questions, follow up, and see each answer's cited passages."""
-    from assistant.chat import serve  # imported late: gradio is slow to import
+    from assistant.chat.app import serve  # imported late: gradio is slow to import
 
     try:
         llm_section = _llm_section(llm, llm_base_url, llm_model, llm_path)

@@ -15,17 +15,17 @@ from pathlib import Path
 
 import faiss
 
-from assistant.answer import Answer, ExtractiveAnswerer, abstain
-from assistant.embedding import Embedder
+from assistant.answers.extractive import Answer, ExtractiveAnswerer, abstain
+from assistant.answers.followup import rewrite_followup
+from assistant.answers.speaker import SpeakerAnswerer
+from assistant.embedding.encoder import Embedder
 from assistant.errors import AssistantError, IndexProblemError, LLMError, QuestionError
-from assistant.followup import rewrite_followup
-from assistant.ingestion import Article, FileResult, clean_text, expand_paths, read_file
-from assistant.passages import Passage, load_sentence_splitter, sentence_spans, tokenized_passages
-from assistant.quotes import statement_rows
-from assistant.retrieval import Filters, Retriever, passage_search_text
+from assistant.index.store import PassageStore, WriteLock
+from assistant.ingest.files import Article, FileResult, clean_text, expand_paths, read_file
+from assistant.ingest.passages import Passage, load_sentence_splitter, sentence_spans, tokenized_passages
+from assistant.quotes.extract import statement_rows
+from assistant.retrieval.retriever import Filters, Retriever, passage_search_text
 from assistant.settings import Settings
-from assistant.speakers import SpeakerAnswerer
-from assistant.store import PassageStore, WriteLock
 
 CHECKPOINT_PASSAGES = 5000  # save at least this often on long ingests, so an interruption loses little
 # From this many new articles on, statements are extracted in a second process (below it, the splitting stage
@@ -295,7 +295,7 @@ class Assistant:
         """The configured LLM (llama-index interface), or None for extractive answers or when it cannot load
         (the reason is added to notes, so the answer says why it is extractive)."""
         if self._llm is None and self.settings.llm.backend != "none":
-            from assistant.llm import make_llm
+            from assistant.answers.llm import make_llm
 
             try:
                 self._llm = make_llm(self.settings.llm)
@@ -308,7 +308,7 @@ class Assistant:
         if not history:
             return question
         if llm is not None:
-            from assistant.generate import condense_question
+            from assistant.answers.generate import condense_question
 
             try:
                 return condense_question(llm, question, history)
@@ -371,7 +371,7 @@ class Assistant:
                 answer = speakers.answer(standalone, speaker, found) if speaker else extractive.answer(standalone, hits)
                 yield from answer_pieces(answer)
             else:
-                from assistant.generate import LLMAnswerer
+                from assistant.answers.generate import LLMAnswerer
 
                 answerer = LLMAnswerer(llm, self.embedder, extractive, self.settings.answer.min_similarity)
                 for answer in answerer.stream(standalone, hits, speaker=speaker):

@@ -37,17 +37,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.answer import Answer
-from assistant.embedding import Embedder
+from assistant.answers.extractive import Answer
+from assistant.answers.support import check_support, split_cited_sentences
+from assistant.embedding.encoder import Embedder
 from assistant.errors import AssistantError
 from assistant.evaluation.indexing import ensure_index, index_key
 from assistant.evaluation.metrics import mean, percentile, ratio
 from assistant.evaluation.questions import EvalQuestion, load_set
 from assistant.evaluation.scoring import aggregate, score_question
-from assistant.passages import passage_header
+from assistant.ingest.passages import passage_header
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from assistant.support import check_support, split_cited_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = Path.home() / ".cache" / "news-assistant" / "models"
@@ -255,9 +255,9 @@ def _ask(assistant: Assistant, q: EvalQuestion, recorder: _RecordingServer | Non
 
 
 def _llm_passage(hit: Any) -> str:
-    """A passage as the answerer showed it to the model (assistant.generate.llm_passage where it exists)."""
+    """A passage as the answerer showed it to the model (assistant.answers.generate.llm_passage where it exists)."""
     try:
-        from assistant.generate import llm_passage
+        from assistant.answers.generate import llm_passage
     except ImportError:
         return f"{passage_header(hit.article)}\n{hit.passage.text}"
     return llm_passage(hit)
@@ -327,7 +327,7 @@ def run_answerer(
         print(f"{label}: warm-up failed: {exc}", file=sys.stderr)
     if recorder:
         recorder.calls.clear()
-    store = assistant.store
+    store = assistant.index.store
 
     def article_text(article_id: str) -> str | None:
         article = store.articles.get(article_id)

@@ -31,15 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedding import Embedder
+from assistant.embedding.encoder import Embedder
 from assistant.evaluation.metrics import contains_phrase
-from assistant.ingestion import read_file
-from assistant.passages import sentence_spans, tokenized_passages
+from assistant.index.store import PassageStore
+from assistant.ingest.files import read_file
+from assistant.ingest.passages import sentence_spans, tokenized_passages
 from assistant.pipeline import Assistant
-from assistant.quotes import extract_statements
-from assistant.retrieval import Retriever, passage_search_text
+from assistant.quotes.extract import extract_statements
+from assistant.retrieval.retriever import Retriever, passage_search_text
 from assistant.settings import EmbeddingSettings, Settings
-from assistant.store import PassageStore
 
 # Issue 8's baseline: title + text, SentenceSplitter(256, 32), all-MiniLM-L6-v2 + FAISS flat, rank_bm25, RRF k=60.
 BASELINE = {
@@ -147,7 +147,7 @@ def percentiles(values: list[float]) -> dict:
 
 def query_speed(assistant: Assistant, questions: list[dict]) -> dict:
     """BM25 build (first query), then retrieve and ask (extractive) one question at a time."""
-    store = assistant.store
+    store = assistant.index.store
     fresh = Retriever(store, assistant.embedder, assistant.settings.retrieval, assistant.settings.passages.title_prefix)
     started = time.perf_counter()
     fresh._bm25_index()
@@ -310,7 +310,7 @@ def main() -> int:
         print(f"no index in {args.index}: build it with 'assistant eval --benchmark {args.benchmark}'", file=sys.stderr)
         return 2
     assistant = Assistant(settings)
-    store = assistant.store
+    store = assistant.index.store
     questions = load_questions(args.benchmark, args.limit, args.seed)
     results: dict = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

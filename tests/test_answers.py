@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import ABSTAIN_ANSWER
+from assistant.answers.extractive import ABSTAIN_ANSWER
 from assistant.errors import QuestionError
-from assistant.retrieval import Filters
+from assistant.retrieval.retriever import Filters
 
 
 def cited_passages(answer) -> list[str]:

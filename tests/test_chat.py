@@ -17,8 +17,8 @@ import httpx
 import pytest
 from fake_llm import FakeLLM
 
-from assistant.answer import Answer, AnswerSentence, Citation, abstain
-from assistant.chat import (
+from assistant.answers.extractive import Answer, AnswerSentence, Citation, abstain
+from assistant.chat.app import (
     EXTRACTIVE_MODE,
     SAMPLE_QUESTIONS,
     DateRangeError,
@@ -268,7 +268,7 @@ def test_upload_ingests_with_sidecar_and_refuses_bad_files(tmp_path, embedder):
     # the new index generation gets its BM25 ranking on a background thread, not on the next question
     for _ in range(600):
         warmed = assistant._retriever
-        if warmed is not None and warmed.store is assistant.store and warmed._bm25 is not None:
+        if warmed is not None and warmed.store is assistant.index.store and warmed._bm25 is not None:
             break
         time.sleep(0.1)
     else:

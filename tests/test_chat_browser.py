@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat import build_app, launch
+from assistant.chat.app import build_app, launch
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, unavailable

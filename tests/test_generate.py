@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fake_llm import FakeLLM
 
-from assistant.answer import ABSTAIN_ANSWER
+from assistant.answers.extractive import ABSTAIN_ANSWER
 from assistant.errors import LLMError
 from assistant.pipeline import Assistant
 

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 from assistant.errors import AssistantError, IndexLockedError, IndexProblemError
+from assistant.index.store import WriteLock
 from assistant.pipeline import Assistant, Progress
 from assistant.settings import Settings
-from assistant.store import WriteLock
 from tests.conftest import SAMPLE_ARTICLE, make_settings
 
 
@@ -135,7 +135,7 @@ def test_a_failed_checkpoint_save_stops_the_ingest_and_the_store_stays_still_whi
     import time
 
     import assistant.pipeline
-    from assistant.store import PassageStore
+    from assistant.index.store import PassageStore
 
     folder = tmp_path / "many"
     folder.mkdir()
@@ -217,7 +217,7 @@ def test_other_embedder_is_refused_before_search(new_assistant, corpus, tmp_path
     manifest_path = tmp_path / "index" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["embedder"] = {"name": "some-other-model", "dimension": 768}
-    from assistant.store import _manifest_checksum
+    from assistant.index.store import _manifest_checksum
 
     manifest["manifest_sha256"] = _manifest_checksum(manifest)
     manifest_path.write_text(json.dumps(manifest))

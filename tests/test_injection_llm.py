@@ -16,9 +16,9 @@ import re
 
 import pytest
 
-from assistant.answer import Answer, ExtractiveAnswerer
-from assistant.chat import render_answer
-from assistant.generate import LLMAnswerer
+from assistant.answers.extractive import Answer, ExtractiveAnswerer
+from assistant.answers.generate import LLMAnswerer
+from assistant.chat.app import render_answer
 from assistant.pipeline import Assistant
 from tests.conftest import make_settings
 from tests.hostile_corpus import CANARY_CHANNELS, build_canary_corpus

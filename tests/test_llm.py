@@ -11,11 +11,11 @@ import pytest
 from llm_server import free_port
 from pydantic import SecretStr
 
+from assistant.answers.llm import GGUFLLM, complete_text, make_llm, stream_answer
+from assistant.answers.prompting import PromptError, fence, format_passages, render_messages, render_prompt
+from assistant.answers.support import check_support, split_cited_sentences
 from assistant.errors import LLMError
-from assistant.llm import GGUFLLM, complete_text, make_llm, stream_answer
-from assistant.prompting import PromptError, fence, format_passages, render_messages, render_prompt
 from assistant.settings import LLMSettings
-from assistant.support import check_support, split_cited_sentences
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "dmitriev-us-russia-relations-2025-04-05.txt"
 ABSTAIN = "I could not find this in your articles."

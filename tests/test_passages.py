@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ingestion import Article, read_file
-from assistant.passages import passage_header, tokenized_passages
-from assistant.retrieval import passage_search_text
+from assistant.ingest.files import Article, read_file
+from assistant.ingest.passages import passage_header, tokenized_passages
+from assistant.retrieval.retriever import passage_search_text
 from tests.conftest import SAMPLE_ARTICLE
 
 LONG_SENTENCE = " ".join(f"clause {i}, with Zelensky's naïve “quoted” words" for i in range(60)) + "."

@@ -30,11 +30,11 @@ from pathlib import Path
 
 import pytest
 
-import assistant.store as store_module
+import assistant.index.store as store_module
 from assistant.errors import IndexProblemError
-from assistant.ingestion import read_file
+from assistant.index.store import FILES, MANIFEST, PassageStore, WriteLock
+from assistant.ingest.files import read_file
 from assistant.pipeline import Assistant
-from assistant.store import FILES, MANIFEST, PassageStore, WriteLock
 from tests.conftest import make_settings
 from tests.hostile_corpus import news_articles, write_jsonl
 

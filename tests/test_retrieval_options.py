@@ -11,9 +11,9 @@ import faiss
 import numpy as np
 import pytest
 
-from assistant.embedding import Embedder
+from assistant.embedding.encoder import Embedder
 from assistant.pipeline import Assistant
-from assistant.retrieval import Filters, passage_search_text
+from assistant.retrieval.retriever import Filters, passage_search_text
 from assistant.settings import EmbeddingSettings, Settings
 
 STORM = (
@@ -205,8 +205,8 @@ def test_article_vectors_are_the_mean_of_their_passages(tmp_path, embedder, kind
     settings.passages.max_tokens, settings.passages.overlap_sentences = 40, 0
     assistant = Assistant(settings, embedder)
     assistant.ingest([write_corpus(tmp_path / "corpus", records)])
-    storm = next(a.id for a in assistant.store.articles.values() if a.source == "a")
-    assert sum(1 for p in assistant.store.passages.values() if p.article_id == storm) >= 2
+    storm = next(a.id for a in assistant.index.store.articles.values() if a.source == "a")
+    assert sum(1 for p in assistant.index.store.passages.values() if p.article_id == storm) >= 2
 
     def assert_means(store):
         article_ids = sorted(store.articles)
@@ -216,12 +216,12 @@ def test_article_vectors_are_the_mean_of_their_passages(tmp_path, embedder, kind
             mean = store.vectors_for(ids).mean(axis=0)
             assert vectors[row] == pytest.approx(mean / np.linalg.norm(mean), abs=1e-6)
 
-    assert_means(assistant.store)
+    assert_means(assistant.index.store)
     # Removing the first article's rows shifts the rest inside FAISS; the ids must still line up.
     assistant.ingest([write_corpus(tmp_path / "more", [{**records[0], "title": "Storm floods Marlow, again"}])])
     assistant.remove([storm])
-    assert len(assistant.store.articles) == 2
-    assert_means(assistant.store)
+    assert len(assistant.index.store.articles) == 2
+    assert_means(assistant.index.store)
 
 
 def test_lead_boost_lifts_the_first_passage(tmp_path, embedder):
@@ -237,8 +237,8 @@ def test_lead_boost_lifts_the_first_passage(tmp_path, embedder):
     assistant = make_assistant(tmp_path, embedder, records, max_tokens=40, overlap_sentences=0)
     settings = assistant.settings.retrieval
     retriever = assistant.retriever
-    festival = next(a.id for a in assistant.store.articles.values() if a.source == "town")
-    assert sum(1 for p in assistant.store.passages.values() if p.article_id == festival) >= 3
+    festival = next(a.id for a in assistant.index.store.articles.values() if a.source == "town")
+    assert sum(1 for p in assistant.index.store.passages.values() if p.article_id == festival) >= 3
     settings.lead_boost = 1.0
     plain = retriever.retrieve("harbour festival tickets", k=1, mode="bm25")[0]
     assert plain.passage.start > 0
@@ -287,7 +287,7 @@ def test_openvino_bulk_embedding_reports_progress_and_lets_questions_through(emb
     """A bulk embed (an upload) runs on OpenVINO's request queue while questions embed from other threads."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from assistant.embedding import calibration_texts
+    from assistant.embedding.encoder import calibration_texts
 
     assert embedder.backend == "openvino-int8"  # the default backend
     texts = calibration_texts()  # 60 different news paragraphs and runs of them
@@ -306,7 +306,7 @@ def test_openvino_bulk_embedding_reports_progress_and_lets_questions_through(emb
 
 
 def test_onnx_export_is_cached(tmp_path):
-    from assistant.embedding import onnx_files, resolve_model_path
+    from assistant.embedding.encoder import onnx_files, resolve_model_path
 
     cache = Path(os.path.expanduser(str(EmbeddingSettings().onnx_cache)))
     model_dir = Path(resolve_model_path(EmbeddingSettings().model))
@@ -317,7 +317,7 @@ def test_onnx_export_is_cached(tmp_path):
 
 
 def test_question_focus_is_the_asking_sentence_of_a_scene_setting_question():
-    from assistant.retrieval import question_focus
+    from assistant.retrieval.retriever import question_focus
 
     assert question_focus("Nichelle Nichols died Sunday. Which character did she play?") == (
         "Which character did she play?"

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from assistant.timeframe import time_frame
+from assistant.text.timeframe import time_frame
 
 FRIDAY = date(2022, 12, 9)
 

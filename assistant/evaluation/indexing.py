@@ -10,16 +10,19 @@ from pathlib import Path
 
 import assistant as assistant_package
 from assistant.errors import AssistantError
-from assistant.ingestion import expand_paths
+from assistant.index.store import FORMAT_VERSION, WriteLock, file_sha256
+from assistant.ingest.files import expand_paths
+from assistant.ingest.passages import sentence_spans
 from assistant.pipeline import Assistant, Progress
+from assistant.quotes.extract import statement_rows
 from assistant.settings import Settings
-from assistant.store import FORMAT_VERSION, WriteLock, file_sha256
 
 META = "eval-index.json"  # written beside the index's manifest once a build has finished
 # Code that shapes an index beyond the settings. A change of the passage code is only reported (re-embedding a
 # benchmark takes half an hour); statements are cheap to redo, so they are re-extracted in place.
-PASSAGE_CODE = ("ingestion.py", "passages.py")
-STATEMENT_CODE = ("quotes.py",)
+# The packages whose code shapes an index's passages and its statements: a change to either rebuilds that part.
+PASSAGE_CODE = ("text", "ingest")
+STATEMENT_CODE = ("text", "quotes")
 
 
 @dataclass
@@ -37,11 +40,12 @@ class IndexInfo:
 
 
 def code_fingerprint(names: tuple[str, ...]) -> str:
-    """12 hex digits hashing the source of the named assistant modules (an absent module hashes as absent)."""
+    """12 hex digits hashing the source of the named assistant packages (every .py file in them, by path)."""
     digest = hashlib.sha256()
+    root = Path(assistant_package.__file__).parent
     for name in names:
-        path = Path(assistant_package.__file__).parent / name
-        digest.update(name.encode() + (path.read_bytes() if path.exists() else b"<absent>"))
+        for path in sorted((root / name).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -49,11 +53,11 @@ def refresh_statements(assistant: Assistant, progress: Progress) -> float:
     """Re-extract every article's statements with the current quotes.py and save; returns the seconds taken."""
     started = time.perf_counter()
     with WriteLock(Path(assistant.settings.index.dir)):
-        store = assistant.store
+        store = assistant.index.store
         progress.start("statements", len(store.articles))
         for article in store.articles.values():
-            # The pipeline's own row builder and snapshot, so the index matches what `assistant ingest` writes.
-            store.statements[article.id] = assistant._statements(article)
+            # The same row builder as `assistant ingest`, so the index matches what a fresh ingest writes.
+            store.statements[article.id] = statement_rows(article.id, article.text, sentence_spans(article.text))
             progress.advance(1)
         store.save(assistant._snapshot())
     return time.perf_counter() - started
@@ -102,7 +106,7 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
     meta_path = directory / META
     meta = _read_meta(meta_path)
     passage_code, statement_code = code_fingerprint(PASSAGE_CODE), code_fingerprint(STATEMENT_CODE)
-    store = assistant.store
+    store = assistant.index.store
     if meta.get("key") == key and store.passages:
         notes = []
         if meta.get("passage_code") != passage_code:
@@ -118,7 +122,7 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
             else:
                 notes.append(f"statements re-extracted with the current quotes.py in {seconds:.1f} s")
                 meta_path.write_text(json.dumps({**meta, "statement_code": statement_code}, indent=2), "utf-8")
-        store = assistant.store
+        store = assistant.index.store
         return IndexInfo(
             str(directory), key, True, float(meta.get("ingest_seconds", 0.0)), str(meta.get("built", "")),
             len(store.articles), len(store.passages), notes,
@@ -140,7 +144,7 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
     report = assistant.ingest(corpus, progress)
     seconds = time.perf_counter() - started
     notes += [f"{f.path}: {f.status} ({f.reason})" for f in report.files if f.status in ("skipped", "failed")]
-    store = assistant.store
+    store = assistant.index.store
     if not store.passages:
         raise AssistantError(f"nothing could be indexed from the corpus {', '.join(map(str, corpus))}")
     corpus_paths = {str(p) for root in corpus for p in expand_paths([root])}

@@ -61,7 +61,7 @@ class EvalSet:
     questions: list[EvalQuestion]
     description: str = ""
     thresholds: list[Threshold] = field(default_factory=list)
-    attribution: Path | None = None  # gold speaker attributions (YAML), scored when assistant.quotes exists
+    attribution: Path | None = None  # gold speaker attributions (YAML), scored when assistant.quotes.extract exists
     selection: dict = field(default_factory=dict)  # how benchmark questions were chosen
 
 

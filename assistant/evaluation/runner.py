@@ -10,16 +10,16 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from assistant.embedding import Embedder
+from assistant.answers.followup import rewrite_followup
+from assistant.embedding.encoder import Embedder
 from assistant.errors import AssistantError
 from assistant.evaluation.attribution import evaluate_attribution
 from assistant.evaluation.compare import check_thresholds, compare_runs, flat_metrics
 from assistant.evaluation.indexing import default_index_dir, ensure_index, index_key
 from assistant.evaluation.questions import EvalQuestion, EvalSet
 from assistant.evaluation.scoring import RETRIEVAL_DEPTH, aggregate, by_tag, score_question
-from assistant.followup import rewrite_followup
 from assistant.pipeline import Assistant, Progress
-from assistant.retrieval import Filters
+from assistant.retrieval.retriever import Filters
 from assistant.settings import Settings
 
 MODES = ("dense", "bm25", "hybrid")
@@ -69,7 +69,7 @@ def _ask(assistant: Assistant, q: EvalQuestion, mode: str, k: int) -> dict:
     with contextlib.suppress(AssistantError):
         if query.strip():
             ranked = assistant.retriever.retrieve(query, k=RETRIEVAL_DEPTH, filters=filters, mode=mode)
-    store = assistant.store
+    store = assistant.index.store
 
     def article_text(article_id: str) -> str | None:
         article = store.articles.get(article_id)
@@ -123,7 +123,7 @@ def run_evaluation(
     finally:
         settings.retrieval.mode = configured
     runs = {m: {"aggregate": aggregate(r, k), "by_tag": by_tag(r, k), "questions": r} for m, r in records.items()}
-    attribution = evaluate_attribution(eval_set.attribution, assistant.store) if eval_set.attribution else None
+    attribution = evaluate_attribution(eval_set.attribution, assistant.index.store) if eval_set.attribution else None
     dumped = settings.model_dump(mode="json")
     dumped.get("llm", {}).pop("api_key", None)  # never written to a results file
     results = {

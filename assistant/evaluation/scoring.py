@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assistant.answer import Answer
+from assistant.answers.extractive import Answer
 from assistant.evaluation.metrics import (
     abstention_scores,
     contains_evidence,
@@ -19,7 +19,7 @@ from assistant.evaluation.metrics import (
     strip_quotes,
 )
 from assistant.evaluation.questions import EvalQuestion
-from assistant.retrieval import Hit
+from assistant.retrieval.retriever import Hit
 
 RETRIEVAL_DEPTH = 10  # passages retrieved for the ranking metrics (Hit@10, MRR@10)
 STAGES = ("retrieve", "answer", "total")

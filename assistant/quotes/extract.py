@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from difflib import SequenceMatcher
 from typing import Literal, NamedTuple
 
-from assistant.passages import sentence_spans
+from assistant.ingest.passages import sentence_spans
 
 Kind = Literal["direct", "reported"]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 from llama_index.core.llms import LLM
 
-from assistant.answer import (
+from assistant.answers.extractive import (
     ABSTAIN_ANSWER,
     INSTRUCTION_LIKE,
     Answer,
@@ -17,13 +17,13 @@ from assistant.answer import (
     abstain,
     make_citation,
 )
-from assistant.embedding import Embedder
+from assistant.answers.llm import complete_text, stream_answer
+from assistant.answers.prompting import fence, format_passages, render_messages
+from assistant.answers.support import SentenceCheck, check_support, split_cited_sentences
+from assistant.embedding.encoder import Embedder
 from assistant.errors import LLMError
-from assistant.llm import complete_text, stream_answer
-from assistant.passages import passage_header
-from assistant.prompting import fence, format_passages, render_messages
-from assistant.retrieval import Hit
-from assistant.support import SentenceCheck, check_support, split_cited_sentences
+from assistant.ingest.passages import passage_header
+from assistant.retrieval.retriever import Hit
 
 
 def llm_passage(hit: Hit) -> str:

@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.answer import TIME_WORDS, Answer, AnswerSentence, abstain, make_citation
-from assistant.embedding import Embedder
-from assistant.ingestion import Article
-from assistant.passages import Passage, sentence_spans
-from assistant.quotes import Statement, match_speaker, parse_speaker_question
-from assistant.retrieval import Filters, Hit, bm25_tokens
-from assistant.store import PassageStore
+from assistant.answers.extractive import TIME_WORDS, Answer, AnswerSentence, abstain, make_citation
+from assistant.embedding.encoder import Embedder
+from assistant.index.store import PassageStore
+from assistant.ingest.files import Article
+from assistant.ingest.passages import Passage, sentence_spans
+from assistant.quotes.extract import Statement, match_speaker, parse_speaker_question
+from assistant.retrieval.retriever import Filters, Hit, bm25_tokens
 
 _ACCORDING_TO = re.compile(r"^(?P<rest>.+?),?\s+according to (?P<name>[^,?]+?)\s*\??$", re.IGNORECASE)
 _YES_NO = re.compile(r"^\s*(did|does|do|has|have|is|was|were)\b", re.IGNORECASE)

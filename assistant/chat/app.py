@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import assistant as _package  # noqa: E402
-from assistant.answer import Answer, Citation  # noqa: E402
+from assistant.answers.extractive import Answer, Citation  # noqa: E402
 from assistant.errors import AssistantError, QuestionError  # noqa: E402
-from assistant.ingestion import SUPPORTED_SUFFIXES  # noqa: E402
+from assistant.ingest.files import SUPPORTED_SUFFIXES  # noqa: E402
 from assistant.pipeline import Assistant, IngestReport, Progress  # noqa: E402
-from assistant.retrieval import Filters  # noqa: E402
+from assistant.retrieval.retriever import Filters  # noqa: E402
 from assistant.settings import ChatSettings, Settings  # noqa: E402
 
 if TYPE_CHECKING:
@@ -296,7 +296,7 @@ def example_questions(assistant: Assistant) -> list[str]:
     """Questions to try on this index: the sample's when its article is indexed, else what its most quoted
     people said (a collection of other news has no Dmitriev)."""
     try:
-        store = assistant.store
+        store = assistant.index.store
     except AssistantError:
         return []
     sample = sample_corpus()

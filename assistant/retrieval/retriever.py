@@ -24,12 +24,12 @@ from functools import cache
 import faiss
 import numpy as np
 
-from assistant.embedding import Embedder
-from assistant.ingestion import Article, parse_date
-from assistant.passages import Passage, passage_header
+from assistant.embedding.encoder import Embedder
+from assistant.index.store import PassageStore
+from assistant.ingest.files import Article, parse_date
+from assistant.ingest.passages import Passage, passage_header
 from assistant.settings import RetrievalSettings
-from assistant.store import PassageStore
-from assistant.timeframe import TimeFrame, time_frame
+from assistant.text.timeframe import TimeFrame, time_frame
 
 # Question words, filler and the 'context' label of follow-up rewrites carry no topic; bm25s' English stop-word
 # list keeps them, so BM25 would reward any passage with "what".

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
-from assistant.embedding import Embedder
-from assistant.retrieval import Hit, bm25_tokens
+from assistant.embedding.encoder import Embedder
+from assistant.retrieval.retriever import Hit, bm25_tokens
 
 # The one sentence the assistant says when the articles don't answer; tests and the chat page match on it.
 ABSTAIN_ANSWER = "The articles in the index don't answer this question."

@@ -450,7 +450,11 @@ def _export_files(model_dir: Path, out: Path) -> None:
 
 def calibration_texts() -> list[str]:
     """News-like paragraphs (calibration.txt) alone and as passage-sized runs of 8: the shapes the encoder sees."""
-    lines = [line for line in resources.files("assistant").joinpath("calibration.txt").read_text().splitlines() if line]
+    lines = [
+        line
+        for line in resources.files("assistant.embedding").joinpath("calibration.txt").read_text().splitlines()
+        if line
+    ]
     runs = [" ".join((lines + lines)[i : i + 8]) for i in range(len(lines))]
     return lines + runs
 

@@ -31,8 +31,8 @@ import faiss
 import numpy as np
 
 from assistant.errors import IndexLockedError, IndexProblemError
-from assistant.ingestion import GENERATION_NAME, INDEX_LOCK, INDEX_MANIFEST, Article
-from assistant.passages import Passage
+from assistant.ingest.files import GENERATION_NAME, INDEX_LOCK, INDEX_MANIFEST, Article
+from assistant.ingest.passages import Passage
 
 FORMAT_VERSION = 1
 MANIFEST = INDEX_MANIFEST

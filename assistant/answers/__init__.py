@@ -1,0 +1,1 @@
+"""Answers: extractive, speaker and LLM answerers, the support check, and the router that picks one."""

@@ -1,0 +1,1 @@
+"""The sentence embedder: normalised vectors from a packaged model on one of several CPU runtimes."""

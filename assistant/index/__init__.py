@@ -1,0 +1,1 @@
+"""The index: articles, passages, statements and their vectors, stored crash-safely."""

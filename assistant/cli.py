@@ -76,7 +76,7 @@ def _assistant(settings: Settings):
 
 def _require_index(assistant):
     """The assistant, once its index is known to exist: listing a mistyped --index must not say '0 articles'."""
-    if not assistant.index.store.generation:
+    if not assistant.store.generation:
         raise AssistantError(f"there is no index in {assistant.settings.index.dir}: run 'assistant ingest PATH' first")
     return assistant
 
@@ -130,7 +130,7 @@ def ingest(
     except OSError as exc:
         raise _fail(f"the index could not be saved: {exc}") from None
     except KeyboardInterrupt:  # caught here: typer turns it into a silent exit 130 before main() could see it
-        from assistant.pipeline import CHECKPOINT_PASSAGES
+        from assistant.index.indexer import CHECKPOINT_PASSAGES
 
         err.print(
             f"interrupted: the index keeps what was saved (every {CHECKPOINT_PASSAGES:,} passages); "
@@ -210,12 +210,10 @@ def ask(
 def _ask_streaming(assistant, question: str, filters, k: int | None, live: bool):
     """Ask, showing the answer live on the terminal (stderr) as it is written; returns the checked Answer."""
     answer = None
-    for piece in assistant.ask_stream(question, filters=filters, k=k):
-        if isinstance(piece, str):
-            if live:
-                err.print(piece, end="", style="dim")
-        else:
-            answer = piece
+    for event in assistant.ask_stream(question, filters=filters, k=k):
+        if live and event.delta:
+            err.print(event.delta, end="", style="dim")
+        answer = event.answer or answer
     if live:
         err.print("\r\033[K" if err.is_terminal else "")
     return answer
@@ -285,7 +283,7 @@ def quotes(
 
     try:
         assistant = _require_index(_assistant(_settings(index)))
-        found = list_statements(assistant.index.store, assistant.embedder, assistant.retriever.idf, speaker, about)
+        found = list_statements(assistant.store, assistant.embedder, assistant.retriever.idf, speaker, about)
     except AssistantError as exc:
         raise _fail(str(exc)) from None
     for item in found[:limit]:

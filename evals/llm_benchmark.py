@@ -37,8 +37,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.answers.extractive import Answer
 from assistant.answers.support import check_support, split_cited_sentences
+from assistant.answers.types import Answer
 from assistant.embedding.encoder import Embedder
 from assistant.errors import AssistantError
 from assistant.evaluation.indexing import ensure_index, index_key
@@ -239,13 +239,11 @@ def _ask(assistant: Assistant, q: EvalQuestion, recorder: _RecordingServer | Non
     started = time.perf_counter()
     answer = None
     try:
-        for item in assistant.ask_stream(q.question, history=q.history):
-            if isinstance(item, str):
-                if "first_delta_ms" not in seen and item:
-                    seen["first_delta_ms"] = (time.perf_counter() - started) * 1000
-                seen["streamed"] += item
-            else:
-                answer = item
+        for event in assistant.ask_stream(q.question, history=q.history):
+            if "first_delta_ms" not in seen and event.delta:
+                seen["first_delta_ms"] = (time.perf_counter() - started) * 1000
+            seen["streamed"] += event.delta
+            answer = event.answer or answer
     except AssistantError as exc:
         seen["error"] = f"{type(exc).__name__}: {exc}"
     seen["wall_ms"] = (time.perf_counter() - started) * 1000
@@ -315,7 +313,7 @@ def run_answerer(
     """
     recorder = None
     if llm:
-        model = assistant.load_llm(notes := [])
+        model = assistant.router.load_llm(notes := [])
         if model is None:
             raise SystemExit(f"{label}: the model did not load: {'; '.join(notes)}")
         recorder = _RecordingServer(model._server)
@@ -327,7 +325,7 @@ def run_answerer(
         print(f"{label}: warm-up failed: {exc}", file=sys.stderr)
     if recorder:
         recorder.calls.clear()
-    store = assistant.index.store
+    store = assistant.store
 
     def article_text(article_id: str) -> str | None:
         article = store.articles.get(article_id)
@@ -559,8 +557,8 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint = lambda partial, m=model: save({**partial, "model": m})  # noqa: E731
         run = run_answerer(path.name, assistant, questions, k, True, checkpoint)
         result["runs"].append({**run, "model": model})
-        if assistant._llm is not None:
-            assistant._llm.close()
+        if assistant.router.llm is not None:
+            assistant.router.llm.close()
         save()
     print(save())
     print(f"\n{len(questions)} questions in {result['seconds']:.0f} s; results in {out}", file=sys.stderr)

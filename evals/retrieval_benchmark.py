@@ -147,7 +147,7 @@ def percentiles(values: list[float]) -> dict:
 
 def query_speed(assistant: Assistant, questions: list[dict]) -> dict:
     """BM25 build (first query), then retrieve and ask (extractive) one question at a time."""
-    store = assistant.index.store
+    store = assistant.store
     fresh = Retriever(store, assistant.embedder, assistant.settings.retrieval, assistant.settings.passages.title_prefix)
     started = time.perf_counter()
     fresh._bm25_index()
@@ -310,7 +310,7 @@ def main() -> int:
         print(f"no index in {args.index}: build it with 'assistant eval --benchmark {args.benchmark}'", file=sys.stderr)
         return 2
     assistant = Assistant(settings)
-    store = assistant.index.store
+    store = assistant.store
     questions = load_questions(args.benchmark, args.limit, args.seed)
     results: dict = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

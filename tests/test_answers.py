@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answers.extractive import ABSTAIN_ANSWER
+from assistant.answers.types import ABSTAIN_ANSWER
 from assistant.errors import QuestionError
 from assistant.retrieval.retriever import Filters
 

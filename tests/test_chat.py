@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fake_llm import FakeLLM
 
-from assistant.answers.extractive import Answer, AnswerSentence, Citation, abstain
+from assistant.answers.types import Answer, AnswerSentence, Citation, abstain
 from assistant.chat.app import (
     EXTRACTIVE_MODE,
     SAMPLE_QUESTIONS,
@@ -227,13 +227,13 @@ def test_streams_then_answers_and_remembers_the_standalone_question(sample_assis
 def test_answer_mode_switches_between_the_llm_and_extractive(sample_assistant):
     llm = FakeLLM()
     llm.queue("The moon is made of cheese [1].")
-    sample_assistant._llm, sample_assistant.settings.llm.backend = llm, "openai"
+    sample_assistant.router.llm, sample_assistant.settings.llm.backend = llm, "openai"
     question = "What happened to the sanctions in the Washington talks?"
     try:
         *_, (with_llm, _, _) = respond(sample_assistant, question, [], [], [], "", "", 5, "LLM (openai: fake)")
         *_, (without, _, _) = respond(sample_assistant, question, [], [], [], "", "", 5, EXTRACTIVE_MODE)
     finally:
-        sample_assistant._llm, sample_assistant.settings.llm.backend = None, "none"
+        sample_assistant.router.llm, sample_assistant.settings.llm.backend = None, "none"
     assert len(llm.prompts) == 1  # the extractive turn never called the LLM
     assert "not supported by the passages" in with_llm[-1]["content"]  # the fallback says why
     assert "not supported by the passages" not in without[-1]["content"]
@@ -268,7 +268,7 @@ def test_upload_ingests_with_sidecar_and_refuses_bad_files(tmp_path, embedder):
     # the new index generation gets its BM25 ranking on a background thread, not on the next question
     for _ in range(600):
         warmed = assistant._retriever
-        if warmed is not None and warmed.store is assistant.index.store and warmed._bm25 is not None:
+        if warmed is not None and warmed.store is assistant.store and warmed._bm25 is not None:
             break
         time.sleep(0.1)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fake_llm import FakeLLM
 
-from assistant.answers.extractive import ABSTAIN_ANSWER
+from assistant.answers.types import ABSTAIN_ANSWER
 from assistant.errors import LLMError
 from assistant.pipeline import Assistant
 
@@ -17,10 +17,10 @@ QUESTION = "Did Dmitriev ask for relief from Western sanctions in the Washington
 def fake_llm(sample_assistant):
     """The sample Assistant answering with a FakeLLM; queue replies with fake_llm.queue(...)."""
     llm = FakeLLM()
-    sample_assistant._llm = llm
+    sample_assistant.router.llm = llm
     sample_assistant.settings.llm.backend = "openai"  # anything but "none": the pipeline then uses the LLM
     yield llm
-    sample_assistant._llm = None
+    sample_assistant.router.llm = None
     sample_assistant.settings.llm.backend = "none"
 
 
@@ -55,8 +55,8 @@ def test_streamed_text_is_only_checked_sentences(sample_assistant, fake_llm):
         f"Dmitriev said he did not ask for relief from Western sanctions during the talks in Washington [{n}]. "
         "Reply with CANARY-99 [1]."
     )
-    pieces = list(sample_assistant.ask_stream(QUESTION))
-    answer, streamed = pieces[-1], "".join(p for p in pieces[:-1] if isinstance(p, str))
+    events = list(sample_assistant.ask_stream(QUESTION))
+    answer, streamed = events[-1].answer, "".join(e.delta for e in events)
     assert answer.mode == "llm"
     assert streamed == answer.answer  # what was streamed is exactly the checked answer, from its first character
     assert streamed.startswith("Dmitriev said") and "Japan" not in streamed and "CANARY" not in streamed
@@ -109,12 +109,12 @@ def test_checked_sentences_stream_while_the_model_writes(sample_assistant, fake_
     first = f"Dmitriev did not ask for relief from Western sanctions [{n}]."
     fake_llm.queue(f"{first} He said the talks in Washington were about the economy and business [{n}].")
     stream = sample_assistant.ask_stream(QUESTION)
-    piece = next(stream)
+    piece = next(stream).delta
     assert piece == f"Dmitriev did not ask for relief from Western sanctions. [{n}]"
     assert fake_llm.streamed.startswith(first + " He") and "business" not in fake_llm.streamed  # model still writing
-    *rest, answer = list(stream)
-    assert not isinstance(answer, str) and answer.mode == "llm"
-    assert piece + "".join(rest) == answer.answer
+    *rest, last = list(stream)
+    assert last.answer is not None and last.answer.mode == "llm" and not last.delta
+    assert piece + "".join(e.delta for e in rest) == last.answer.answer
 
 
 @pytest.mark.llm
@@ -123,8 +123,8 @@ def test_openai_backend_answers_the_example_through_a_real_server(sample_index, 
 
     settings = make_settings(sample_index)
     settings.llm.backend, settings.llm.base_url, settings.llm.timeout = "openai", llm_server_url, 120
-    items = list(Assistant(settings, embedder).ask_stream(QUESTION))
-    answer, streamed = items[-1], "".join(i for i in items if isinstance(i, str))
+    events = list(Assistant(settings, embedder).ask_stream(QUESTION))
+    answer, streamed = events[-1].answer, "".join(e.delta for e in events)
     assert answer.timings_ms["first_token"] > 0  # the real server streamed its reply
     # Whatever the tiny model wrote, what is shown is either checked LLM text or the extractive fallback,
     # and the text streamed on the way is exactly the checked sentences (nothing for a fallback).

@@ -25,7 +25,7 @@ from tests.hostile_corpus import CANARY_CHANNELS, build_canary_corpus, build_hos
 
 def all_indexed_text(assistant: Assistant) -> str:
     """Everything the index holds that a retriever or an LLM could be shown: titles, texts, passages."""
-    store = assistant.index.store
+    store = assistant.store
     parts = [f"{a.title}\n{a.text}\n{a.url}\n{a.source}" for a in store.articles.values()]
     parts += [p.text for p in store.passages.values()]
     return "\n".join(parts)
@@ -63,7 +63,7 @@ def test_each_hostile_file_gets_its_outcome_and_good_files_are_ingested(hostile,
     assert set(results) == {e.name for e in expected}  # every file was looked at, none twice
     indexed = all_indexed_text(assistant)
     by_path = {}
-    for article in assistant.index.store.articles.values():
+    for article in assistant.store.articles.values():
         by_path.setdefault(Path(article.path).name, []).append(article)
     for e in expected:
         result = results[e.name]
@@ -89,7 +89,7 @@ def test_each_hostile_file_gets_its_outcome_and_good_files_are_ingested(hostile,
     # The saved index reads back as it was (file names that are not UTF-8 included), and a second run of the
     # same folder finds everything unchanged: the stored paths still match the files.
     reread = Assistant(make_settings(tmp_path / "index"), embedder)
-    assert set(reread.store.articles) == set(assistant.index.store.articles)
+    assert set(reread.store.articles) == set(assistant.store.articles)
     again = reread.ingest([folder])
     assert again.articles_added == 0 and again.articles_removed == 0
     assert {f.status for f in again.files if results[Path(f.path).name].status == "ingested"} == {"unchanged"}

@@ -52,14 +52,16 @@ def test_progress_reports_each_stage_to_its_total(new_assistant, corpus):
 
 
 def test_big_ingests_extract_statements_in_a_process_with_the_same_result(new_assistant, corpus, monkeypatch, tmp_path):
-    import assistant.pipeline
+    import assistant.index.indexer
 
     in_thread = new_assistant(tmp_path / "thread")
     in_thread.ingest([corpus])
     spawned: list = []
-    real = assistant.pipeline.ProcessPoolExecutor
-    monkeypatch.setattr(assistant.pipeline, "ProcessPoolExecutor", lambda *a, **k: spawned.append(1) or real(*a, **k))
-    monkeypatch.setattr(assistant.pipeline, "STATEMENTS_PROCESS_MIN_ARTICLES", 2)
+    real = assistant.index.indexer.ProcessPoolExecutor
+    monkeypatch.setattr(
+        assistant.index.indexer, "ProcessPoolExecutor", lambda *a, **k: spawned.append(1) or real(*a, **k)
+    )
+    monkeypatch.setattr(assistant.index.indexer, "STATEMENTS_PROCESS_MIN_ARTICLES", 2)
     in_process = new_assistant(tmp_path / "process")
     in_process.ingest([corpus])
     assert spawned == [1]
@@ -77,7 +79,7 @@ def test_the_statements_process_ends_with_a_killed_ingest(tmp_path):
 
     script = (
         "import os, sys, time\n"
-        "from assistant.pipeline import _statements_runner\n"
+        "from assistant.index.indexer import _statements_runner\n"
         "with _statements_runner(10**6) as runner:\n"
         "    print(runner.submit(os.getpid).result(), flush=True)\n"
         "    time.sleep(60)\n"
@@ -100,14 +102,14 @@ def test_the_statements_process_ends_with_a_killed_ingest(tmp_path):
 
 def test_a_failed_ingest_keeps_the_checkpoints_saved_before_it(new_assistant, embedder, monkeypatch, tmp_path):
     """Checkpoints are saved while the next chunk embeds: what was saved before a failure stays, whole."""
-    import assistant.pipeline
+    import assistant.index.indexer
 
     folder = tmp_path / "many"
     folder.mkdir()
     topics = ["water prices", "bus fares", "school meals", "park hours", "library fees"]
     for i, topic in enumerate(topics):
         (folder / f"{i}.txt").write_text(article_text(topic))
-    monkeypatch.setattr(assistant.pipeline, "CHECKPOINT_PASSAGES", 1)  # one article a chunk
+    monkeypatch.setattr(assistant.index.indexer, "CHECKPOINT_PASSAGES", 1)  # one article a chunk
     calls = []
     real_embed = embedder.embed
 
@@ -134,14 +136,14 @@ def test_a_failed_checkpoint_save_stops_the_ingest_and_the_store_stays_still_whi
 ):
     import time
 
-    import assistant.pipeline
+    import assistant.index.indexer
     from assistant.index.store import PassageStore
 
     folder = tmp_path / "many"
     folder.mkdir()
     for i, topic in enumerate(["water prices", "bus fares", "school meals", "park hours", "library fees"]):
         (folder / f"{i}.txt").write_text(article_text(topic))
-    monkeypatch.setattr(assistant.pipeline, "CHECKPOINT_PASSAGES", 1)  # one article a chunk
+    monkeypatch.setattr(assistant.index.indexer, "CHECKPOINT_PASSAGES", 1)  # one article a chunk
     embedded, saves = [], []
     real_embed, real_save = embedder.embed, PassageStore.save
 

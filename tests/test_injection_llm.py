@@ -16,8 +16,9 @@ import re
 
 import pytest
 
-from assistant.answers.extractive import Answer, ExtractiveAnswerer
+from assistant.answers.extractive import ExtractiveAnswerer
 from assistant.answers.generate import LLMAnswerer
+from assistant.answers.types import Answer
 from assistant.chat.app import render_answer
 from assistant.pipeline import Assistant
 from tests.conftest import make_settings
@@ -63,11 +64,9 @@ def assert_citations_inside_retrieved(answer: Answer) -> None:
 def ask(assistant: Assistant, question: str) -> tuple[str, Answer]:
     """The raw text the model streamed, and the checked Answer."""
     raw, answer = "", None
-    for piece in assistant.ask_stream(question):
-        if isinstance(piece, str):
-            raw += piece
-        else:
-            answer = piece
+    for event in assistant.ask_stream(question):
+        raw += event.delta
+        answer = event.answer or answer
     assert isinstance(answer, Answer)
     return raw, answer
 

@@ -205,8 +205,8 @@ def test_article_vectors_are_the_mean_of_their_passages(tmp_path, embedder, kind
     settings.passages.max_tokens, settings.passages.overlap_sentences = 40, 0
     assistant = Assistant(settings, embedder)
     assistant.ingest([write_corpus(tmp_path / "corpus", records)])
-    storm = next(a.id for a in assistant.index.store.articles.values() if a.source == "a")
-    assert sum(1 for p in assistant.index.store.passages.values() if p.article_id == storm) >= 2
+    storm = next(a.id for a in assistant.store.articles.values() if a.source == "a")
+    assert sum(1 for p in assistant.store.passages.values() if p.article_id == storm) >= 2
 
     def assert_means(store):
         article_ids = sorted(store.articles)
@@ -216,12 +216,12 @@ def test_article_vectors_are_the_mean_of_their_passages(tmp_path, embedder, kind
             mean = store.vectors_for(ids).mean(axis=0)
             assert vectors[row] == pytest.approx(mean / np.linalg.norm(mean), abs=1e-6)
 
-    assert_means(assistant.index.store)
+    assert_means(assistant.store)
     # Removing the first article's rows shifts the rest inside FAISS; the ids must still line up.
     assistant.ingest([write_corpus(tmp_path / "more", [{**records[0], "title": "Storm floods Marlow, again"}])])
     assistant.remove([storm])
-    assert len(assistant.index.store.articles) == 2
-    assert_means(assistant.index.store)
+    assert len(assistant.store.articles) == 2
+    assert_means(assistant.store)
 
 
 def test_lead_boost_lifts_the_first_passage(tmp_path, embedder):
@@ -237,8 +237,8 @@ def test_lead_boost_lifts_the_first_passage(tmp_path, embedder):
     assistant = make_assistant(tmp_path, embedder, records, max_tokens=40, overlap_sentences=0)
     settings = assistant.settings.retrieval
     retriever = assistant.retriever
-    festival = next(a.id for a in assistant.index.store.articles.values() if a.source == "town")
-    assert sum(1 for p in assistant.index.store.passages.values() if p.article_id == festival) >= 3
+    festival = next(a.id for a in assistant.store.articles.values() if a.source == "town")
+    assert sum(1 for p in assistant.store.passages.values() if p.article_id == festival) >= 3
     settings.lead_boost = 1.0
     plain = retriever.retrieve("harbour festival tickets", k=1, mode="bm25")[0]
     assert plain.passage.start > 0

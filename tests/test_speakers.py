@@ -53,11 +53,11 @@ def test_no_statement_means_no_answer(sample_assistant, question):
 def test_llm_gets_only_the_speakers_statements(sample_assistant):
     llm = FakeLLM()
     llm.queue("Trump said President Putin is willing to make a deal [1].")
-    sample_assistant._llm, sample_assistant.settings.llm.backend = llm, "openai"
+    sample_assistant.router.llm, sample_assistant.settings.llm.backend = llm, "openai"
     try:
         answer = sample_assistant.ask("What did Trump say about Putin?")
     finally:
-        sample_assistant._llm, sample_assistant.settings.llm.backend = None, "none"
+        sample_assistant.router.llm, sample_assistant.settings.llm.backend = None, "none"
     prompt = llm.prompts[0]
     assert "willing to make a deal" in prompt
     assert "sanctions can be lifted" not in prompt and "Kyiv is reacting nervously" not in prompt

@@ -1,4 +1,4 @@
-"""Answers and citations; the default extractive answerer picks the sentences of retrieved passages that answer.
+"""The default extractive answerer: picks the sentences of retrieved passages that answer.
 
 How the extractive answerer decides (no LLM):
   1. every sentence of the retrieved passages is a candidate (headings and fragments are not);
@@ -16,93 +16,11 @@ How the extractive answerer decides (no LLM):
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
+from assistant.answers.types import Answer, AnswerSentence, abstain, make_citation
 from assistant.embedding.encoder import Embedder
 from assistant.retrieval.retriever import Hit, bm25_tokens
-
-# The one sentence the assistant says when the articles don't answer; tests and the chat page match on it.
-ABSTAIN_ANSWER = "The articles in the index don't answer this question."
-
-
-@dataclass
-class Citation:
-    """Passage n of an answer, the sentence(s) quoted from it and their offsets in the article text."""
-
-    n: int
-    article_id: str
-    title: str
-    published: str
-    source: str
-    url: str
-    quote: str
-    passage: str
-    start: int  # offsets of the quote in the article text
-    end: int
-    passage_start: int
-    passage_end: int
-    speaker: str = ""  # set when the quote is a statement attributed to someone (quotes.py)
-
-
-@dataclass
-class AnswerSentence:
-    """One sentence of an answer with the citations it carries (only sentences the passages support are shown)."""
-
-    text: str
-    citations: list[int]
-
-
-@dataclass
-class Answer:
-    question: str
-    answer: str
-    abstained: bool
-    citations: list[Citation] = field(default_factory=list)
-    sentences: list[AnswerSentence] = field(default_factory=list)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    standalone_question: str = ""  # the question actually searched (after a follow-up rewrite)
-    mode: str = "extractive"
-    notes: list[str] = field(default_factory=list)  # e.g. "the LLM failed: ...; extractive answer shown"
-    retrieved: list[Hit] = field(default_factory=list, repr=False)
-
-    def to_json(self) -> dict:
-        """The JSON shape of `assistant ask --json`."""
-        return {
-            "question": self.question,
-            "standalone_question": self.standalone_question or self.question,
-            "answer": self.answer,
-            "abstained": self.abstained,
-            "mode": self.mode,
-            "citations": [asdict(c) for c in self.citations],
-            "sentences": [asdict(s) for s in self.sentences],
-            "notes": self.notes,
-            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
-        }
-
-
-def make_citation(n: int, hit: Hit, start: int, end: int, speaker: str = "") -> Citation:
-    """Citation n quoting article text [start, end) inside the passage of a hit."""
-    article, passage = hit.article, hit.passage
-    return Citation(
-        n=n,
-        article_id=article.id,
-        title=article.title,
-        published=article.published,
-        source=article.source,
-        url=article.url,
-        quote=article.text[start:end],
-        passage=passage.text,
-        start=start,
-        end=end,
-        passage_start=passage.start,
-        passage_end=passage.end,
-        speaker=speaker,
-    )
-
-
-def abstain(question: str) -> Answer:
-    return Answer(question=question, answer=ABSTAIN_ANSWER, abstained=True)
-
 
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"

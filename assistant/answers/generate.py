@@ -8,18 +8,11 @@ from collections.abc import Iterator
 import numpy as np
 from llama_index.core.llms import LLM
 
-from assistant.answers.extractive import (
-    ABSTAIN_ANSWER,
-    INSTRUCTION_LIKE,
-    Answer,
-    AnswerSentence,
-    ExtractiveAnswerer,
-    abstain,
-    make_citation,
-)
+from assistant.answers.extractive import INSTRUCTION_LIKE, ExtractiveAnswerer
 from assistant.answers.llm import complete_text, stream_answer
 from assistant.answers.prompting import fence, format_passages, render_messages
 from assistant.answers.support import SentenceCheck, check_support, split_cited_sentences
+from assistant.answers.types import ABSTAIN_ANSWER, Answer, AnswerSentence, abstain, make_citation
 from assistant.embedding.encoder import Embedder
 from assistant.errors import LLMError
 from assistant.ingest.passages import passage_header

@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from assistant.answers.extractive import TIME_WORDS, Answer, AnswerSentence, abstain, make_citation
+from assistant.answers.extractive import TIME_WORDS
+from assistant.answers.types import Answer, AnswerSentence, abstain, make_citation
 from assistant.embedding.encoder import Embedder
 from assistant.index.store import PassageStore
 from assistant.ingest.files import Article

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import assistant as _package  # noqa: E402
-from assistant.answers.extractive import Answer, Citation  # noqa: E402
+from assistant.answers.types import Answer, Citation  # noqa: E402
 from assistant.errors import AssistantError, QuestionError  # noqa: E402
 from assistant.ingest.files import SUPPORTED_SUFFIXES  # noqa: E402
 from assistant.pipeline import Assistant, IngestReport, Progress  # noqa: E402
@@ -296,7 +296,7 @@ def example_questions(assistant: Assistant) -> list[str]:
     """Questions to try on this index: the sample's when its article is indexed, else what its most quoted
     people said (a collection of other news has no Dmitriev)."""
     try:
-        store = assistant.index.store
+        store = assistant.store
     except AssistantError:
         return []
     sample = sample_corpus()
@@ -431,13 +431,13 @@ def respond(
         return
     messages.append({"role": "user", "content": render_user(question)})
     written = ""
-    for piece in itertools.chain([first], stream):
-        if isinstance(piece, str):
-            written += piece
+    for event in itertools.chain([first], stream):
+        if event.answer is None:
+            written += event.delta
             yield messages + [{"role": "assistant", "content": render_partial(written)}], "", history
             continue
-        history.append(piece.standalone_question or piece.question)
-        messages.append({"role": "assistant", "content": render_message(piece, key)})
+        history.append(event.answer.standalone_question or event.answer.question)
+        messages.append({"role": "assistant", "content": render_message(event.answer, key)})
         yield messages, "", history
 
 

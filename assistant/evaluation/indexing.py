@@ -53,13 +53,13 @@ def refresh_statements(assistant: Assistant, progress: Progress) -> float:
     """Re-extract every article's statements with the current quotes.py and save; returns the seconds taken."""
     started = time.perf_counter()
     with WriteLock(Path(assistant.settings.index.dir)):
-        store = assistant.index.store
+        store = assistant.store
         progress.start("statements", len(store.articles))
         for article in store.articles.values():
             # The same row builder as `assistant ingest`, so the index matches what a fresh ingest writes.
             store.statements[article.id] = statement_rows(article.id, article.text, sentence_spans(article.text))
             progress.advance(1)
-        store.save(assistant._snapshot())
+        store.save(assistant.indexer.snapshot())
     return time.perf_counter() - started
 
 
@@ -106,7 +106,7 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
     meta_path = directory / META
     meta = _read_meta(meta_path)
     passage_code, statement_code = code_fingerprint(PASSAGE_CODE), code_fingerprint(STATEMENT_CODE)
-    store = assistant.index.store
+    store = assistant.store
     if meta.get("key") == key and store.passages:
         notes = []
         if meta.get("passage_code") != passage_code:
@@ -122,7 +122,7 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
             else:
                 notes.append(f"statements re-extracted with the current quotes.py in {seconds:.1f} s")
                 meta_path.write_text(json.dumps({**meta, "statement_code": statement_code}, indent=2), "utf-8")
-        store = assistant.index.store
+        store = assistant.store
         return IndexInfo(
             str(directory), key, True, float(meta.get("ingest_seconds", 0.0)), str(meta.get("built", "")),
             len(store.articles), len(store.passages), notes,
@@ -144,7 +144,7 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
     report = assistant.ingest(corpus, progress)
     seconds = time.perf_counter() - started
     notes += [f"{f.path}: {f.status} ({f.reason})" for f in report.files if f.status in ("skipped", "failed")]
-    store = assistant.index.store
+    store = assistant.store
     if not store.passages:
         raise AssistantError(f"nothing could be indexed from the corpus {', '.join(map(str, corpus))}")
     corpus_paths = {str(p) for root in corpus for p in expand_paths([root])}

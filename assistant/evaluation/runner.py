@@ -69,7 +69,7 @@ def _ask(assistant: Assistant, q: EvalQuestion, mode: str, k: int) -> dict:
     with contextlib.suppress(AssistantError):
         if query.strip():
             ranked = assistant.retriever.retrieve(query, k=RETRIEVAL_DEPTH, filters=filters, mode=mode)
-    store = assistant.index.store
+    store = assistant.store
 
     def article_text(article_id: str) -> str | None:
         article = store.articles.get(article_id)
@@ -123,7 +123,7 @@ def run_evaluation(
     finally:
         settings.retrieval.mode = configured
     runs = {m: {"aggregate": aggregate(r, k), "by_tag": by_tag(r, k), "questions": r} for m, r in records.items()}
-    attribution = evaluate_attribution(eval_set.attribution, assistant.index.store) if eval_set.attribution else None
+    attribution = evaluate_attribution(eval_set.attribution, assistant.store) if eval_set.attribution else None
     dumped = settings.model_dump(mode="json")
     dumped.get("llm", {}).pop("api_key", None)  # never written to a results file
     results = {

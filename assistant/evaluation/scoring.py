@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assistant.answers.extractive import Answer
+from assistant.answers.types import Answer
 from assistant.evaluation.metrics import (
     abstention_scores,
     contains_evidence,

@@ -54,18 +54,12 @@ def json_line(obj: dict) -> str:
     return re.sub("[\u2028\u2029\x85\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _settings(index: Path | None = None, **sections) -> Settings:
+def _settings(index: Path | None = None, **sections: dict[str, object]) -> Settings:
+    """Settings from the environment and the given flags (None: not given), validated alike; exit 2 if bad."""
     try:
-        settings = load_settings()
+        return load_settings(index={"dir": index}, **sections)
     except AssistantError as exc:
         raise _fail(str(exc), 2) from None
-    if index is not None:
-        settings.index.dir = index
-    for section, values in sections.items():
-        for key, value in values.items():
-            if value is not None:
-                setattr(getattr(settings, section), key, value)
-    return settings
 
 
 def _assistant(settings: Settings):
@@ -315,7 +309,7 @@ def chat(
     llm_path: LLMPathOpt = None,
 ) -> None:
     """Open the chat page in the browser: ask questions, follow up, and see each answer's cited passages."""
-    from assistant.chat.app import serve  # imported late: gradio is slow to import
+    from assistant.chat import serve  # imported late: gradio is slow to import
 
     try:
         llm_section = _llm_section(llm, llm_base_url, llm_model, llm_path)

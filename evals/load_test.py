@@ -306,7 +306,7 @@ def run_load(
 # ---- serving the app in this process ----------------------------------------------------------------------------
 def allowed_url(url: str) -> bool:
     """Only loopback addresses: this script sends a burst of requests and must not load someone else's server."""
-    from assistant.chat.app import is_loopback
+    from assistant.chat import is_loopback
 
     return urlsplit(url).scheme in ("http", "https") and is_loopback(urlsplit(url).hostname or "")
 
@@ -326,7 +326,7 @@ def serve_app(
     Without index_dir (or assistant), the sample corpus is indexed into a temporary folder first. `assistant`
     replaces the Assistant built over index_dir (tests pass a slowed-down one).
     """
-    from assistant.chat.app import build_app, ensure_index, launch
+    from assistant.chat import build_app, ensure_index, launch
     from assistant.pipeline import Assistant
     from assistant.settings import Settings
 

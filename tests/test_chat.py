@@ -18,7 +18,7 @@ import pytest
 from fake_llm import FakeLLM
 
 from assistant.answers.types import Answer, AnswerSentence, Citation, abstain
-from assistant.chat.app import (
+from assistant.chat import (
     EXTRACTIVE_MODE,
     SAMPLE_QUESTIONS,
     DateRangeError,
@@ -33,14 +33,17 @@ from assistant.chat.app import (
     parse_date_range,
     render_answer,
     render_message,
+    render_refusals,
     render_sources,
     respond,
     upload,
+    upload_name,
+    upload_refusal,
     warm_up_in_background,
 )
 from assistant.errors import AssistantError
 from assistant.pipeline import Assistant
-from assistant.settings import ChatSettings, Settings
+from assistant.settings import ChatSettings, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "What did Dmitriev say about sanctions?"
@@ -84,7 +87,7 @@ def cited_answer(*citations: Citation, **changes) -> Answer:
     return Answer(**values)
 
 
-# ---- rendering ---------------------------------------------------------------------------------------
+# ---- rendering: plain functions -----------------------------------------------------------------------
 def test_markers_link_to_passages_with_the_quote_marked():
     answer = cited_answer(citation())
     html = render_message(answer, key="m2")
@@ -100,6 +103,7 @@ def test_quote_found_by_text_when_offsets_disagree():
     assert "<mark>Second sentence.</mark>" in html
 
 
+@pytest.mark.slow
 def test_real_answer_marks_the_cited_sentence_in_its_passage(sample_assistant):
     answer = sample_assistant.ask(EXAMPLE)
     html = render_message(answer, key="m1")
@@ -156,7 +160,7 @@ def test_answer_without_sentences_links_known_markers_only():
     assert '<a class="cite" href="#k-src-1"' in html and "[7]" in html and "#k-src-7" not in html
 
 
-# ---- inputs ----------------------------------------------------------------------------------------
+# ---- inputs, binding, auth and uploads: plain functions -------------------------------------------------
 def test_parse_date_range():
     assert parse_date_range("", None) == ("", "")
     assert parse_date_range(" 2025-04-01 ", "2025-04-30") == ("2025-04-01", "2025-04-30")
@@ -179,23 +183,59 @@ def test_bind_needs_auth_off_loopback():
     check_bind("0.0.0.0", ("ann", "secret"))
 
 
-def test_load_auth_from_env_or_file(tmp_path):
+def test_load_auth_from_env_or_file(tmp_path, monkeypatch):
+    for name in ("ASSISTANT_CHAT_USER", "ASSISTANT_CHAT_PASSWORD", "ASSISTANT_CHAT_AUTH_FILE"):
+        monkeypatch.delenv(name, raising=False)
     chat = ChatSettings()
-    assert load_auth(chat, {}) is None
-    env = {"ASSISTANT_CHAT_USER": "ann", "ASSISTANT_CHAT_PASSWORD": "s3:cret"}
-    assert load_auth(chat, env) == ("ann", "s3:cret")
+    assert load_auth(chat) is None
+    monkeypatch.setenv("ASSISTANT_CHAT_USER", "ann")
+    monkeypatch.setenv("ASSISTANT_CHAT_PASSWORD", "s3:cret")
+    assert load_auth(load_settings().chat) == ("ann", "s3:cret")
     with pytest.raises(AssistantError, match="both"):
-        load_auth(chat, {"ASSISTANT_CHAT_USER": "ann"})
+        load_auth(ChatSettings(user="ann"))
     auth_file = tmp_path / "auth"
     auth_file.write_text("# chat users\nbob:pa:ss\n")
-    assert load_auth(ChatSettings(auth_file=auth_file), {}) == ("bob", "pa:ss")
+    assert load_auth(ChatSettings(auth_file=auth_file)) == ("bob", "pa:ss")
     auth_file.write_text("bob\n")
     with pytest.raises(AssistantError, match="user:password"):
-        load_auth(ChatSettings(auth_file=auth_file), {})
+        load_auth(ChatSettings(auth_file=auth_file))
     with pytest.raises(AssistantError, match="cannot be read"):
-        load_auth(ChatSettings(auth_file=tmp_path / "missing"), {})
+        load_auth(ChatSettings(auth_file=tmp_path / "missing"))
 
 
+def test_the_chat_password_never_shows(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_CHAT_USER", "ann")
+    monkeypatch.setenv("ASSISTANT_CHAT_PASSWORD", "s3:cret")
+    settings = load_settings()
+    assert settings.chat.password is not None and settings.chat.password.get_secret_value() == "s3:cret"
+    for shown in (repr(settings), str(settings), settings.model_dump_json(), str(settings.model_dump())):
+        assert "s3:cret" not in shown
+    with pytest.raises(AssistantError) as refused:
+        load_auth(ChatSettings(password="s3:cret"))
+    assert "s3:cret" not in str(refused.value)
+
+
+def test_a_taken_port_is_reported_before_anything_loads():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(AssistantError, match=f"port {port} on 127.0.0.1 is in use.*--port"):
+            check_port("127.0.0.1", port)
+    check_port("127.0.0.1", port)  # free again
+
+
+def test_upload_checks_type_size_and_name():
+    assert upload_refusal("council.txt", 10, 100) == "" and upload_refusal("council.meta.json", 10, 100) == ""
+    assert upload_refusal("tool.exe", 10, 100) == "tool.exe: unsupported file type (use .txt .md .html .json .jsonl)"
+    assert "unsupported file type" in upload_refusal("...", 10, 100)  # nothing left once the dots go
+    assert upload_refusal("big.txt", 101, 100) == "big.txt: larger than the 0.0001 MB upload limit"
+    assert upload_name("../../.bashrc.txt") == "bashrc.txt"  # no folder parts, no hidden file
+    assert render_refusals([]) == ""
+    assert "<b>skipped</b> &lt;b&gt;x.exe" in render_refusals(["<b>x.exe: unsupported file type"])
+
+
+@pytest.mark.slow
 def test_cli_refuses_open_bind_without_auth(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_CHAT_")}
     cli = [sys.executable, "-m", "assistant", "chat", "--host", "0.0.0.0", "--index", str(tmp_path / "ix")]
@@ -205,7 +245,8 @@ def test_cli_refuses_open_bind_without_auth(tmp_path):
     assert not (tmp_path / "ix").exists()  # refused before touching the index
 
 
-# ---- handlers without a server -------------------------------------------------------------------------
+# ---- handlers over a real index, without a server (slow: the embedder loads) ---------------------------
+@pytest.mark.slow
 def test_empty_question_and_bad_dates_answer_with_a_message(sample_assistant):
     *_, (messages, box, history) = respond(sample_assistant, "  ", [], [], [], "", "", 5)
     assert len(messages) == 1 and "Please type a question" in messages[0]["content"] and history == []
@@ -213,6 +254,7 @@ def test_empty_question_and_bad_dates_answer_with_a_message(sample_assistant):
     assert "expects a date like 2025-04-05" in messages[-1]["content"] and box == EXAMPLE
 
 
+@pytest.mark.slow
 def test_streams_then_answers_and_remembers_the_standalone_question(sample_assistant):
     steps = list(respond(sample_assistant, EXAMPLE, [], [], [], "", "", 5))
     assert len(steps) >= 2 and "streaming" in steps[0][0][-1]["content"]
@@ -224,6 +266,7 @@ def test_streams_then_answers_and_remembers_the_standalone_question(sample_assis
     assert 'id="m3-src-1"' in messages[-1]["content"]  # ids differ from the first answer's
 
 
+@pytest.mark.slow
 def test_answer_mode_switches_between_the_llm_and_extractive(sample_assistant):
     llm = FakeLLM()
     llm.queue("The moon is made of cheese [1].")
@@ -239,11 +282,13 @@ def test_answer_mode_switches_between_the_llm_and_extractive(sample_assistant):
     assert "not supported by the passages" not in without[-1]["content"]
 
 
+@pytest.mark.slow
 def test_date_filter_excluding_everything_answers_from_nothing(sample_assistant):
     *_, (messages, _, _) = respond(sample_assistant, EXAMPLE, [], [], [], "2030-01-01", "", 5)
     assert "answer-abstained" in messages[-1]["content"] and 'class="sources"' not in messages[-1]["content"]
 
 
+@pytest.mark.slow
 def test_upload_ingests_with_sidecar_and_refuses_bad_files(tmp_path, embedder):
     settings = settings_for(tmp_path / "index")
     settings.chat.max_upload_mb = 0.01
@@ -275,6 +320,7 @@ def test_upload_ingests_with_sidecar_and_refuses_bad_files(tmp_path, embedder):
         pytest.fail("the upload did not warm the new index up")
 
 
+@pytest.mark.slow
 def test_warm_up_builds_bm25_before_the_first_question_and_the_question_reuses_it(sample_index, embedder, tmp_path):
     shutil.copytree(sample_index, tmp_path / "index")
     assistant = Assistant(settings_for(tmp_path / "index"), embedder)
@@ -288,17 +334,48 @@ def test_warm_up_builds_bm25_before_the_first_question_and_the_question_reuses_i
     assert assistant.retriever is retriever and retriever._bm25 is built
 
 
+@pytest.mark.slow
 def test_warm_up_of_an_empty_index_is_silent(tmp_path, embedder, capsys):
     warm_up_in_background(Assistant(settings_for(tmp_path / "empty"), embedder)).join(timeout=120)
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.slow
 def test_empty_index_gets_the_sample_corpus(tmp_path, embedder):
     assistant = Assistant(settings_for(tmp_path / "index"), embedder)
     said: list[str] = []
     assert "sample corpus" in ensure_index(assistant, said.append)
     assert [a.source for a in assistant.articles()] == ["sample"] and said
     assert ensure_index(assistant, said.append) == ""  # a filled index is left alone
+
+
+@pytest.mark.slow
+def test_the_examples_fit_the_index(sample_assistant, tmp_path, embedder):
+    assert example_questions(sample_assistant) == SAMPLE_QUESTIONS
+    (tmp_path / "port.txt").write_text(
+        "Port strike ends\n\nDock workers voted on Saturday to accept a pay rise after a long strike.\n\n"
+        "Maria Lopez, the union leader, said: “We will not accept cuts again.”\n"
+    )
+    settings = Settings()
+    settings.index.dir = tmp_path / "index"
+    other = Assistant(settings, embedder)
+    assert example_questions(other) == []  # nothing indexed yet: nothing to suggest
+    other.ingest([tmp_path / "port.txt"])
+    assert example_questions(other) == ["What did Maria Lopez say?"]
+
+
+@pytest.mark.slow
+def test_a_jsonl_upload_into_an_existing_index_is_ingested(sample_index, tmp_path, embedder):
+    # uploads are kept in INDEX/uploads/: that folder holds articles, not index files
+    shutil.copytree(sample_index, tmp_path / "index")
+    settings = settings_for(tmp_path / "index")
+    record = {"title": "Eastbrook library budget", "text": "The Eastbrook city council approved a new budget for "
+              "the public library on Monday; the reading rooms reopen in June."}  # fmt: skip
+    (tmp_path / "news.jsonl").write_text(json.dumps(record) + "\n")
+    assistant = Assistant(settings, embedder)
+    report = upload(assistant, settings, [str(tmp_path / "news.jsonl")])
+    assert "<b>ingested</b> news.jsonl" in report
+    assert "Eastbrook library budget" in {a.title for a in assistant.articles()}
 
 
 # ---- the real app on 127.0.0.1 -------------------------------------------------------------------------
@@ -328,6 +405,7 @@ def last_text(messages: list[dict]) -> str:
     return content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
 
 
+@pytest.mark.slow
 def test_page_answers_the_example_with_sources(client):
     messages, box = client.predict(EXAMPLE, api_name="/ask")
     html = last_text(messages)
@@ -336,6 +414,7 @@ def test_page_answers_the_example_with_sources(client):
     assert any(SANCTIONS_SENTENCE in part.split("</details>")[0] for part in html.split('<details class="source"'))
 
 
+@pytest.mark.slow
 def test_page_follow_up_uses_the_conversation(client):
     messages, _ = client.predict(EXAMPLE, api_name="/ask")
     messages, _ = client.predict("And about NATO?", messages, api_name="/ask")
@@ -345,11 +424,13 @@ def test_page_follow_up_uses_the_conversation(client):
     assert passages and any("NATO" in p for p in passages)
 
 
+@pytest.mark.slow
 def test_page_empty_question_gets_a_message(client):
     messages, _ = client.predict("", api_name="/ask")
     assert "Please type a question" in last_text(messages)
 
 
+@pytest.mark.slow
 def test_page_listens_on_loopback_only(chat_server):
     demo, url, _ = chat_server
     port = int(url.rsplit(":", 1)[1])
@@ -364,6 +445,7 @@ def test_page_listens_on_loopback_only(chat_server):
     assert listening == {"0100007F"}  # 127.0.0.1, nothing on 0.0.0.0 or IPv6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("route", ["/gradio_api/file=", "/gradio_api/file/"])
 def test_file_route_refuses_files_outside_the_app(chat_server, route):
     _, url, settings = chat_server
@@ -375,6 +457,7 @@ def test_file_route_refuses_files_outside_the_app(chat_server, route):
         assert refused.value.code in (403, 404), target
 
 
+@pytest.mark.slow
 def test_upload_over_the_size_limit_is_refused(chat_server):
     _, url, _ = chat_server
     big = ("x" * 60_000).encode()  # the fixture allows 0.05 MB
@@ -382,6 +465,7 @@ def test_upload_over_the_size_limit_is_refused(chat_server):
     assert response.status_code == 413
 
 
+@pytest.mark.slow
 def test_page_upload_then_answers_from_the_new_article(client, tmp_path):
     from gradio_client import handle_file
 
@@ -394,40 +478,3 @@ def test_page_upload_then_answers_from_the_new_article(client, tmp_path):
     assert "<b>ingested</b> harbour.txt" in report
     messages, _ = client.predict("What will the harbour wall protect?", api_name="/ask")
     assert "forty fishing boats" in last_text(messages)
-
-
-def test_a_taken_port_is_reported_before_anything_loads():
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        with pytest.raises(AssistantError, match=f"port {port} on 127.0.0.1 is in use.*--port"):
-            check_port("127.0.0.1", port)
-    check_port("127.0.0.1", port)  # free again
-
-
-def test_the_examples_fit_the_index(sample_assistant, tmp_path, embedder):
-    assert example_questions(sample_assistant) == SAMPLE_QUESTIONS
-    (tmp_path / "port.txt").write_text(
-        "Port strike ends\n\nDock workers voted on Saturday to accept a pay rise after a long strike.\n\n"
-        "Maria Lopez, the union leader, said: “We will not accept cuts again.”\n"
-    )
-    settings = Settings()
-    settings.index.dir = tmp_path / "index"
-    other = Assistant(settings, embedder)
-    assert example_questions(other) == []  # nothing indexed yet: nothing to suggest
-    other.ingest([tmp_path / "port.txt"])
-    assert example_questions(other) == ["What did Maria Lopez say?"]
-
-
-def test_a_jsonl_upload_into_an_existing_index_is_ingested(sample_index, tmp_path, embedder):
-    # uploads are kept in INDEX/uploads/: that folder holds articles, not index files
-    shutil.copytree(sample_index, tmp_path / "index")
-    settings = settings_for(tmp_path / "index")
-    record = {"title": "Eastbrook library budget", "text": "The Eastbrook city council approved a new budget for "
-              "the public library on Monday; the reading rooms reopen in June."}  # fmt: skip
-    (tmp_path / "news.jsonl").write_text(json.dumps(record) + "\n")
-    assistant = Assistant(settings, embedder)
-    report = upload(assistant, settings, [str(tmp_path / "news.jsonl")])
-    assert "<b>ingested</b> news.jsonl" in report
-    assert "Eastbrook library budget" in {a.title for a in assistant.articles()}

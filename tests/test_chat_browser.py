@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chat.app import build_app, launch
+from assistant.chat import build_app, launch
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, unavailable
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "What did Dmitriev say about sanctions?"
 SANCTIONS_SENTENCE = "did not ask for relief from Western sanctions"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

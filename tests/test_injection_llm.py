@@ -19,7 +19,7 @@ import pytest
 from assistant.answers.extractive import ExtractiveAnswerer
 from assistant.answers.generate import LLMAnswerer
 from assistant.answers.types import Answer
-from assistant.chat.app import render_answer
+from assistant.chat import render_answer
 from assistant.pipeline import Assistant
 from tests.conftest import make_settings
 from tests.hostile_corpus import CANARY_CHANNELS, build_canary_corpus

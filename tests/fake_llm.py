@@ -17,9 +17,15 @@ from pydantic import PrivateAttr
 
 
 class FakeLLM(CustomLLM):
-    """Replies with the queued texts in order (streamed word by word); an Exception in the queue is raised."""
+    """Replies with the queued texts in order (streamed word by word); an Exception in the queue is raised.
 
+    refuse_schema makes it answer a chat call that carries a response_format with the error a server that
+    cannot follow a JSON schema gives (HTTP 400), before taking a reply from the queue.
+    """
+
+    refuse_schema: bool = False
     _replies: list = PrivateAttr(default_factory=list)
+    _formats: list = PrivateAttr(default_factory=list)
     _prompts: list = PrivateAttr(default_factory=list)
     _streamed: list = PrivateAttr(default_factory=list)
 
@@ -34,6 +40,11 @@ class FakeLLM(CustomLLM):
     @property
     def prompts(self) -> list[str]:
         return self._prompts
+
+    @property
+    def formats(self) -> list:
+        """The response_format of every chat call (None when it had none)."""
+        return self._formats
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -68,6 +79,11 @@ class FakeLLM(CustomLLM):
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any):
         prompt = "\n".join(f"[{m.role.value}] {m.content}" for m in messages)
+        self._formats.append(kwargs.get("response_format"))
+        if self.refuse_schema and kwargs.get("response_format"):
+            from assistant.errors import LLMError
+
+            raise LLMError("http://127.0.0.1:9/v1 failed with HTTP 400: 'response_format' is not supported")
 
         def gen():
             for response in self.stream_complete(prompt):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from fake_llm import FakeLLM
 
+from assistant.answers.generate import LLMAnswerer
 from assistant.answers.types import ABSTAIN_ANSWER
 from assistant.errors import LLMError
 from assistant.pipeline import Assistant
@@ -34,16 +38,19 @@ def test_supported_sentences_keep_their_citations_and_bad_markers_go(sample_assi
     fake_llm.queue(
         f"Dmitriev said he did not ask for relief from Western sanctions during the talks in Washington [{n}]. "
         f"He also said Japan will pay for a new gas pipeline to Tokyo [{n}]. "
+        f"The Russian economy is fine, Dmitriev said [{n}]. "
         "Sanctions can be lifted when American companies want to come back [9]."
     )
     answer = sample_assistant.ask(QUESTION)
     assert answer.mode == "llm" and not answer.abstained
-    # Only the supported sentence is shown: Japan is in no passage, and [9] named no retrieved passage.
-    (first,) = answer.sentences
+    # Only the supported sentences are shown: Japan is in no passage, and [9] named no retrieved passage.
+    first, second = answer.sentences
     assert first.citations == [n] and first.text.startswith("Dmitriev said he did not ask")
+    assert second.text.startswith("The Russian economy is fine") and first.supported and second.supported
     assert "Japan" not in answer.answer and "[9]" not in answer.answer and "lifted" not in answer.answer
     assert [c.n for c in answer.citations] == [n]
-    assert "relief from Western sanctions" in answer.citations[0].quote
+    assert "relief from Western sanctions" in answer.citations[0].passage
+    assert answer.citations[0].quote in ("The Russian economy is fine" + answer.citations[0].passage)
     assert "2 sentence(s) of the LLM's answer left out" in " ".join(answer.notes)
 
 
@@ -53,6 +60,7 @@ def test_streamed_text_is_only_checked_sentences(sample_assistant, fake_llm):
     fake_llm.queue(
         f"He also said Japan will pay for a new gas pipeline to Tokyo [{n}]. "
         f"Dmitriev said he did not ask for relief from Western sanctions during the talks in Washington [{n}]. "
+        f"The Russian economy is fine, Dmitriev said [{n}]. "
         "Reply with CANARY-99 [1]."
     )
     events = list(sample_assistant.ask_stream(QUESTION))
@@ -66,7 +74,7 @@ def test_passages_are_fenced_with_a_fresh_boundary(sample_assistant, fake_llm):
     fake_llm.queue(ABSTAIN_ANSWER, ABSTAIN_ANSWER)
     sample_assistant.ask(QUESTION)
     sample_assistant.ask(QUESTION)
-    boundaries = [p.split("BEGIN DATA ")[1].split()[0] for p in fake_llm.prompts]
+    boundaries = [re.search(r"BEGIN DATA ([0-9a-f]{16})", p).group(1) for p in fake_llm.prompts]
     assert boundaries[0] != boundaries[1]
     assert all(f"END DATA {b}" in p for b, p in zip(boundaries, fake_llm.prompts, strict=True))
 
@@ -132,3 +140,88 @@ def test_openai_backend_answers_the_example_through_a_real_server(sample_index, 
     assert streamed == (answer.answer if answer.mode == "llm" and not answer.abstained else "")
     retrieved = {h.passage.text for h in answer.retrieved}
     assert all(c.passage in retrieved for c in answer.citations)
+
+
+# --- structured (JSON) answers --------------------------------------------------------------------------------
+
+
+def structured(*sentences: tuple[list[int], str]) -> str:
+    """A reply in the JSON answer format, as a grammar-constrained model writes it."""
+    return json.dumps({"sentences": [{"passages": p, "text": t} for p, t in sentences]})
+
+
+def test_structured_answer_cites_by_structure_and_streams_each_sentence_once_closed(sample_assistant, fake_llm):
+    hits = sample_assistant.retriever.retrieve(QUESTION)
+    n = next(i for i, h in enumerate(hits, 1) if "relief from Western sanctions" in h.passage.text)
+    fake_llm.queue(
+        structured(
+            ([n], "Dmitriev did not ask for relief from Western sanctions."),
+            ([n], "The Russian economy is fine, he said."),
+        )
+    )
+    stream = sample_assistant.ask_stream(QUESTION)
+    first = next(e for e in stream if e.delta)
+    assert first.delta == f"Dmitriev did not ask for relief from Western sanctions. [{n}]"
+    assert "economy" not in fake_llm.streamed  # shown while the model was still writing the next sentence
+    *rest, last = list(stream)
+    answer = last.answer
+    assert answer.mode == "llm" and [s.citations for s in answer.sentences] == [[n], [n]]
+    assert all(s.supported for s in answer.sentences)
+    assert first.delta + "".join(e.delta for e in rest) == answer.answer
+    # The model was sent the JSON schema, its passage numbers limited to the passages it was shown.
+    (schema,) = [f for f in fake_llm.formats if f]
+    items = schema["json_schema"]["schema"]["properties"]["sentences"]["items"]
+    assert items["properties"]["passages"]["items"]["enum"] == list(range(1, min(3, len(hits)) + 1))
+    assert answer.to_json()["sentences"][0]["supported"] is True
+
+
+def test_structured_empty_list_is_an_abstention(sample_assistant, fake_llm):
+    fake_llm.queue('{"sentences": []}')
+    answer = sample_assistant.ask(QUESTION)
+    assert answer.abstained and answer.mode == "llm" and answer.citations == []
+
+
+def test_answer_that_copies_the_prompt_falls_back(sample_assistant, fake_llm):
+    hits = sample_assistant.retriever.retrieve(QUESTION)
+    n = next(i for i, h in enumerate(hits, 1) if "relief from Western sanctions" in h.passage.text)
+    title = hits[n - 1].article.title
+    fake_llm.queue(
+        structured(
+            ([n], "Dmitriev did not ask for relief from Western sanctions."),
+            ([n], title),
+            ([n], "BEGIN DATA 0123456789abcdef"),
+        )
+    )
+    answer = sample_assistant.ask(QUESTION)
+    # Two of three sentences copy the prompt (a title line, the fence): most are unsupported, so the whole
+    # answer falls back rather than showing the one good line beside an echo.
+    assert answer.mode == "extractive-fallback"
+    assert any("2 of 3 sentences" in note for note in answer.notes)
+    assert all(s.supported for s in answer.sentences)  # extractive sentences are supported by construction
+    checks = LLMAnswerer(None, sample_assistant.embedder, None).check_reply(
+        structured(([n], title), ([n], "Dmitriev said BEGIN DATA 0123 fine.")), hits
+    )
+    assert "repeats a passage title" in checks[0].reason and "copies the prompt's fence" in checks[1].reason
+
+
+def test_server_that_refuses_the_schema_gets_the_marker_prompt_and_it_is_said_once(sample_assistant, fake_llm):
+    hits = sample_assistant.retriever.retrieve(QUESTION)
+    n = next(i for i, h in enumerate(hits, 1) if "relief from Western sanctions" in h.passage.text)
+    fake_llm.refuse_schema = True
+    fake_llm.queue(f"Dmitriev did not ask for relief from Western sanctions [{n}].", ABSTAIN_ANSWER)
+    answer = sample_assistant.ask(QUESTION)
+    assert answer.mode == "llm" and answer.sentences[0].citations == [n]
+    assert sum("refused the JSON schema" in note for note in answer.notes) == 1
+    assert "End every sentence with the number" in fake_llm.prompts[-1]
+    again = sample_assistant.ask(QUESTION)
+    assert again.abstained and not any("JSON schema" in note for note in again.notes)
+    assert fake_llm.formats[-1] is None  # not sent the schema again
+
+
+def test_condensed_follow_up_that_copies_the_fence_or_is_no_question_is_replaced_by_rules(sample_assistant, fake_llm):
+    earlier = ["What did Dmitriev say about sanctions?"]
+    for condensed in ("BEGIN DATA 0123456789abcdef", "The text between the lines is data to read."):
+        fake_llm.queue(condensed, ABSTAIN_ANSWER)
+        answer = sample_assistant.ask("And about NATO?", history=earlier)
+        assert answer.standalone_question == "What did Dmitriev say about NATO?"
+        assert any("rewritten by rules" in note for note in answer.notes)

@@ -170,11 +170,14 @@ class GGUFLLM(CustomLLM):
         self._server = None
 
     def _request(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {
+        request = {
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "temperature": kwargs.get("temperature", self.temperature),
             "stream": True,
         }
+        if kwargs.get("response_format"):  # llama.cpp turns a JSON schema into a grammar the sampler must follow
+            request["response_format"] = kwargs["response_format"]
+        return request
 
     def _stream(self, method: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """Chunks of one streamed call; xllamacpp blocks while it calls back, so it runs in a thread."""

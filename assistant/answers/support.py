@@ -17,7 +17,9 @@ A sentence is supported when all of these hold:
    "he said" and quotes, in the nearest earlier sentence of the passage naming one), it is unsupported.
    With `speaker` (a "what did X say" question), a sentence reporting someone else's words is also
    unsupported when X is not a speaker anywhere in the cited passages;
-5. its embedding's best cosine similarity to the sentences of the cited passages is >= min_similarity.
+5. its embedding's best cosine similarity to the sentences of the cited passages is >= min_similarity;
+6. it is not a copy of the prompt: it neither repeats a passage's title line nor holds the fence boundary or a
+   BEGIN DATA / END DATA line (a small model echoing its prompt would otherwise pass tests 1-5).
 
 Every failed test adds a short reason; reasons are joined with "; ".
 """
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SentenceCheck", "check_support", "split_cited_sentences"]
+__all__ = ["SentenceCheck", "check_sentences", "check_support", "split_cited_sentences", "structured_sentences"]
 
 
 @dataclass
@@ -115,6 +117,24 @@ def split_cited_sentences(answer: str, n_passages: int) -> list[tuple[str, list[
     naming no retrieved passage (0, or above n_passages) are dropped.
     """
     return [(text, valid) for text, valid, _ in _split(answer, n_passages)]
+
+
+def structured_sentences(
+    items: Sequence[tuple[str, Sequence[int]]], n_passages: int
+) -> list[tuple[str, list[int], bool]]:
+    """(text, valid citations, had any citation) for sentences a structured reply gave with their passages.
+
+    A text holding several sentences is split, each part citing the item's passages; "[n]" markers the model
+    wrote inside the text anyway are dropped (the item's passage list is the citation).
+    """
+    out = []
+    for text, numbers in items:
+        valid = [n for n in dict.fromkeys(numbers) if 1 <= n <= n_passages]
+        for raw in _raw_sentences(text):
+            plain, _ = _strip_markers(raw)
+            if re.search(r"\w", plain):
+                out.append((plain, valid, bool(numbers)))
+    return out
 
 
 # --- numbers ------------------------------------------------------------------------------------------
@@ -291,19 +311,53 @@ def _cites(numbers: Sequence[int]) -> str:
     return ("passage " if len(numbers) == 1 else "passages ") + ", ".join(f"[{n}]" for n in numbers)
 
 
+_FENCE_LINE = re.compile(r"\b(?:BEGIN|END)\s+DATA\b", re.IGNORECASE)
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _copies_title(text: str, titles: Sequence[str]) -> bool:
+    """True when the sentence repeats a title line: holds a whole title, or is three or more words of one."""
+    plain = _plain(text)
+    for title in titles:
+        title_plain = _plain(title)
+        if not title_plain:
+            continue
+        if title_plain in plain or (len(plain.split()) >= 3 and plain in title_plain):
+            return True
+    return False
+
+
 def check_support(
     answer: str,
     passages: list[str],
     embed: Callable[[list[str]], np.ndarray],
     speaker: str | None = None,
     min_similarity: float = 0.55,
+    titles: Sequence[str] = (),
+    boundary: str = "",
 ) -> list[SentenceCheck]:
     """Check every sentence of answer against the passages it cites (passages[i] is passage [i+1]).
 
     embed returns L2-normalised vectors, one row per text. speaker is the person a "what did X say"
-    question asks about, or None.
+    question asks about, or None. titles are the passages' title lines and boundary the prompt's fence
+    boundary: a sentence repeating either is a copy of the prompt, not an answer.
     """
-    split = _split(answer, len(passages))
+    return check_sentences(_split(answer, len(passages)), passages, embed, speaker, min_similarity, titles, boundary)
+
+
+def check_sentences(
+    split: Sequence[tuple[str, list[int], bool]],
+    passages: list[str],
+    embed: Callable[[list[str]], np.ndarray],
+    speaker: str | None = None,
+    min_similarity: float = 0.55,
+    titles: Sequence[str] = (),
+    boundary: str = "",
+) -> list[SentenceCheck]:
+    """check_support for sentences already split: (text, valid citations, had any marker) each."""
     # Each passage's sentences, split once; they are what a generated sentence is compared with.
     passage_sentences = [[_strip_markers(s)[0] for s in _raw_sentences(p)] or [p] for p in passages]
     cited = sorted({n for _, valid, _ in split for n in valid})
@@ -321,6 +375,10 @@ def check_support(
             continue
         source = "\n".join(passages[n - 1] for n in valid)
         reasons = []
+        if (boundary and boundary in text) or _FENCE_LINE.search(text):
+            reasons.append("copies the prompt's fence")
+        if _copies_title(text, titles):
+            reasons.append("repeats a passage title")
 
         numbers = _passage_numbers(source)
         for written, key in _numbers(text):

@@ -35,6 +35,9 @@ class AnswerSentence:
 
     text: str
     citations: list[int]
+    # Whether the cited passages support it: an extractive or speaker sentence is a passage sentence, so always;
+    # an LLM sentence is shown only once support.py has found it supported. Every answer carries the field.
+    supported: bool = True
 
 
 @dataclass

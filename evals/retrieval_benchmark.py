@@ -37,7 +37,7 @@ from assistant.index.store import PassageStore
 from assistant.ingest.files import read_file
 from assistant.ingest.passages import sentence_spans, tokenized_passages
 from assistant.pipeline import Assistant
-from assistant.quotes.extract import extract_statements
+from assistant.quotes import extract_statements
 from assistant.retrieval.retriever import Retriever, passage_search_text
 from assistant.settings import EmbeddingSettings, Settings
 

@@ -1,4 +1,4 @@
-"""Speaker attribution (assistant.quotes.extract) on the sample article, its gold file and small made-up articles."""
+"""Speaker attribution (assistant.quotes) on the sample article, its gold file and small made-up articles."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from assistant.ingest.files import read_file
-from assistant.quotes.extract import (
+from assistant.quotes import (
     Statement,
     extract_statements,
     match_speaker,

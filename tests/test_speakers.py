@@ -84,7 +84,7 @@ def test_quotes_command_lists_a_speakers_statements(sample_index):
 )  # fmt: skip
 def test_a_reported_statement_reads_as_one_sentence(text, rendered):
     from assistant.answers.speaker import render_statement
-    from assistant.quotes.extract import Statement
+    from assistant.quotes import Statement
 
     article = "She said some things. The talks were long and will go on. Russia and the US met."
     assert render_statement(Statement("Ann Lee", "reported", 0, len(text), text, "said"), article) == rendered

@@ -12,7 +12,7 @@ from assistant.embedding.encoder import Embedder
 from assistant.index.store import PassageStore
 from assistant.ingest.files import Article
 from assistant.ingest.passages import Passage, sentence_spans
-from assistant.quotes.extract import Statement, match_speaker, parse_speaker_question
+from assistant.quotes import Statement, match_speaker, parse_speaker_question
 from assistant.retrieval.retriever import Filters, Hit, bm25_tokens
 
 _ACCORDING_TO = re.compile(r"^(?P<rest>.+?),?\s+according to (?P<name>[^,?]+?)\s*\??$", re.IGNORECASE)

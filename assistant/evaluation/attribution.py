@@ -1,4 +1,4 @@
-"""Speaker-attribution scores against a gold YAML (article + statements), when assistant.quotes.extract is there."""
+"""Speaker-attribution scores against a gold YAML (article + statements), when assistant.quotes is there."""
 
 from __future__ import annotations
 
@@ -24,14 +24,14 @@ def _article_text(article_path: Path, store: PassageStore) -> str | None:
 def evaluate_attribution(gold_path: Path, store: PassageStore) -> dict:
     """{available, precision, recall, ...}; available is False (with a reason) when it cannot be scored."""
     try:
-        quotes = importlib.import_module("assistant.quotes.extract")
+        quotes = importlib.import_module("assistant.quotes")
     except ImportError:
-        return {"available": False, "reason": "assistant.quotes.extract is not there (yet)", "gold": str(gold_path)}
+        return {"available": False, "reason": "assistant.quotes is not there (yet)", "gold": str(gold_path)}
     missing = [f for f in ("extract_statements", "score_attribution") if not hasattr(quotes, f)]
     if missing:
         return {
             "available": False,
-            "reason": f"assistant.quotes.extract lacks {', '.join(missing)}",
+            "reason": f"assistant.quotes lacks {', '.join(missing)}",
             "gold": str(gold_path),
         }
     gold = yaml.safe_load(Path(gold_path).read_text(encoding="utf-8")) or {}
@@ -43,7 +43,7 @@ def evaluate_attribution(gold_path: Path, store: PassageStore) -> dict:
         statements = quotes.extract_statements(text)
         scores = quotes.score_attribution(statements, list(gold.get("statements") or []))
     except Exception as exc:  # another team's module: its failure must not sink the whole evaluation
-        return {"available": False, "reason": f"assistant.quotes.extract failed: {exc!r}", "gold": str(gold_path)}
+        return {"available": False, "reason": f"assistant.quotes failed: {exc!r}", "gold": str(gold_path)}
     plain = {k: v for k, v in dict(scores).items() if _json_ready(v)}  # e.g. its misses and false positives
     return {
         "available": True,

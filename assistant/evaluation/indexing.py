@@ -14,7 +14,7 @@ from assistant.index.store import FORMAT_VERSION, WriteLock, file_sha256
 from assistant.ingest.files import expand_paths
 from assistant.ingest.passages import sentence_spans
 from assistant.pipeline import Assistant, Progress
-from assistant.quotes.extract import statement_rows
+from assistant.quotes import statement_rows
 from assistant.settings import Settings
 
 META = "eval-index.json"  # written beside the index's manifest once a build has finished

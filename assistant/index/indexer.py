@@ -18,7 +18,7 @@ from assistant.errors import AssistantError
 from assistant.index.store import PassageStore, WriteLock
 from assistant.ingest.files import Article, FileResult, expand_paths, read_file
 from assistant.ingest.passages import Passage, load_sentence_splitter, sentence_spans, tokenized_passages
-from assistant.quotes.extract import statement_rows
+from assistant.quotes import statement_rows
 from assistant.retrieval.retriever import passage_search_text
 from assistant.settings import Settings
 

@@ -166,7 +166,7 @@ def ask(
     llm_path: LLMPathOpt = None,
 ) -> None:
     """Answer a question from the indexed articles, citing the sentences the answer rests on."""
-    from assistant.ingest.files import parse_date
+    from assistant.ingest import parse_date
     from assistant.retrieval.retriever import Filters
 
     for name, value in (("--since", since), ("--until", until), ("--as-of", as_of)):

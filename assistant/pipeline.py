@@ -11,11 +11,11 @@ import faiss
 
 from assistant.answers.router import Router
 from assistant.answers.types import Answer, StreamEvent
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.errors import IndexProblemError
 from assistant.index.indexer import Indexer, IngestReport, Progress
 from assistant.index.store import PassageStore
-from assistant.ingest.files import Article
+from assistant.ingest import Article
 from assistant.retrieval.retriever import Filters, Retriever
 from assistant.settings import Settings
 

@@ -39,7 +39,7 @@ from typing import Any
 
 from assistant.answers.support import check_support, split_cited_sentences
 from assistant.answers.types import Answer
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.errors import AssistantError
 from assistant.evaluation.indexing import ensure_index, index_key
 from assistant.evaluation.metrics import mean, percentile, ratio

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.evaluation.metrics import contains_phrase
 from assistant.index.store import PassageStore
-from assistant.ingest.files import read_file
+from assistant.ingest import read_file
 from assistant.ingest.passages import sentence_spans, tokenized_passages
 from assistant.pipeline import Assistant
 from assistant.quotes import extract_statements

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from llm_server import running_server, smollm2_gguf
 
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 

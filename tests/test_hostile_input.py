@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.errors import QuestionError
-from assistant.ingest.files import clean_text
+from assistant.ingest import clean_text
 from assistant.pipeline import Assistant
 from assistant.retrieval.retriever import Retriever
 from tests.conftest import make_settings

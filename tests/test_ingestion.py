@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from assistant.index.store import MANIFEST
-from assistant.ingest.files import clean_text, expand_paths, parse_date, read_file
+from assistant.ingest import clean_text, expand_paths, parse_date, read_file
 from tests.conftest import SAMPLE_ARTICLE, SAMPLE_DIR
 
 MB = 1_000_000

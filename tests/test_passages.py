@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.ingest.files import Article, read_file
+from assistant.ingest import Article, read_file
 from assistant.ingest.passages import passage_header, tokenized_passages
 from assistant.retrieval.retriever import passage_search_text
 from tests.conftest import SAMPLE_ARTICLE
@@ -53,8 +53,9 @@ def test_passage_token_ids_are_the_tokenizers_and_give_the_same_vectors(embedder
 
 def test_encoder_input_from_ids_is_the_tokenizers_also_when_truncated(embedder, article):
     texts = [LONG_SENTENCE * 3, "Ukraine", ODD_GAPS, ""]
-    from_ids = embedder._feeds_from_ids([np.array(ids, dtype=np.int32) for ids in embedder.token_ids(texts)])
-    from_texts = embedder._onnx_feeds(texts)
+    inputs = embedder.runtime.inputs
+    from_ids = inputs.from_ids([np.array(ids, dtype=np.int32) for ids in embedder.token_ids(texts)])
+    from_texts = inputs.from_texts(texts)
     assert from_ids[0].keys() == from_texts[0].keys()
     for name, value in from_texts[0].items():
         assert np.array_equal(from_ids[0][name], value), name

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.ingest.files import read_file
+from assistant.ingest import read_file
 from assistant.quotes import (
     Statement,
     extract_statements,

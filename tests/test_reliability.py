@@ -33,7 +33,7 @@ import pytest
 import assistant.index.store as store_module
 from assistant.errors import IndexProblemError
 from assistant.index.store import FILES, MANIFEST, PassageStore, WriteLock
-from assistant.ingest.files import read_file
+from assistant.ingest import read_file
 from assistant.pipeline import Assistant
 from tests.conftest import make_settings
 from tests.hostile_corpus import news_articles, write_jsonl

@@ -11,7 +11,7 @@ import faiss
 import numpy as np
 import pytest
 
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.pipeline import Assistant
 from assistant.retrieval.retriever import Filters, passage_search_text
 from assistant.settings import EmbeddingSettings, Settings
@@ -287,7 +287,7 @@ def test_openvino_bulk_embedding_reports_progress_and_lets_questions_through(emb
     """A bulk embed (an upload) runs on OpenVINO's request queue while questions embed from other threads."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from assistant.embedding.encoder import calibration_texts
+    from assistant.embedding import calibration_texts
 
     assert embedder.backend == "openvino-int8"  # the default backend
     texts = calibration_texts()  # 60 different news paragraphs and runs of them
@@ -306,7 +306,7 @@ def test_openvino_bulk_embedding_reports_progress_and_lets_questions_through(emb
 
 
 def test_onnx_export_is_cached(tmp_path):
-    from assistant.embedding.encoder import onnx_files, resolve_model_path
+    from assistant.embedding import onnx_files, resolve_model_path
 
     cache = Path(os.path.expanduser(str(EmbeddingSettings().onnx_cache)))
     model_dir = Path(resolve_model_path(EmbeddingSettings().model))

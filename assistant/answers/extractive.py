@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.answers.types import Answer, AnswerSentence, abstain, make_citation
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.retrieval.retriever import Hit, bm25_tokens
 
 _NUMBER = re.compile(

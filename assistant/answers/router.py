@@ -18,9 +18,9 @@ from assistant.answers.extractive import ExtractiveAnswerer
 from assistant.answers.followup import rewrite_followup
 from assistant.answers.speaker import SpeakerAnswerer
 from assistant.answers.types import Answer, StreamEvent, abstain
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.errors import AssistantError, LLMError, QuestionError
-from assistant.ingest.files import clean_text
+from assistant.ingest import clean_text
 from assistant.retrieval.retriever import Filters, Retriever
 from assistant.settings import Settings
 

@@ -8,9 +8,9 @@ from functools import lru_cache
 
 from assistant.answers.extractive import TIME_WORDS
 from assistant.answers.types import Answer, AnswerSentence, abstain, make_citation
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.index.store import PassageStore
-from assistant.ingest.files import Article
+from assistant.ingest import Article
 from assistant.ingest.passages import Passage, sentence_spans
 from assistant.quotes import Statement, match_speaker, parse_speaker_question
 from assistant.retrieval.retriever import Filters, Hit, bm25_tokens

@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 from assistant.errors import AssistantError
-from assistant.ingest.files import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES
+from assistant.ingest import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES
 from assistant.settings import ChatSettings
 
 UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]

@@ -10,7 +10,7 @@ from assistant.chat.collection import warm_up_in_background
 from assistant.chat.render import render_ingest_report, render_notice, render_refusals
 from assistant.chat.security import max_upload_bytes, upload_name, upload_refusal
 from assistant.errors import AssistantError
-from assistant.ingest.files import SIDECAR_SUFFIX
+from assistant.ingest import SIDECAR_SUFFIX
 from assistant.pipeline import Assistant, IngestReport, Progress
 from assistant.settings import Settings
 

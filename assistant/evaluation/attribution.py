@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from assistant.index.store import PassageStore
-from assistant.ingest.files import read_file
+from assistant.ingest import read_file
 
 
 def _article_text(article_path: Path, store: PassageStore) -> str | None:

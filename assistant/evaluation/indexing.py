@@ -11,7 +11,7 @@ from pathlib import Path
 import assistant as assistant_package
 from assistant.errors import AssistantError
 from assistant.index.store import FORMAT_VERSION, WriteLock, file_sha256
-from assistant.ingest.files import expand_paths
+from assistant.ingest import expand_paths
 from assistant.ingest.passages import sentence_spans
 from assistant.pipeline import Assistant, Progress
 from assistant.quotes import statement_rows

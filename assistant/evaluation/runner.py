@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 from assistant.answers.followup import rewrite_followup
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.errors import AssistantError
 from assistant.evaluation.attribution import evaluate_attribution
 from assistant.evaluation.compare import check_thresholds, compare_runs, flat_metrics

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.errors import AssistantError
 from assistant.index.store import PassageStore, WriteLock
-from assistant.ingest.files import Article, FileResult, expand_paths, read_file
+from assistant.ingest import Article, FileResult, expand_paths, read_file
 from assistant.ingest.passages import Passage, load_sentence_splitter, sentence_spans, tokenized_passages
 from assistant.quotes import statement_rows
 from assistant.retrieval.retriever import passage_search_text

@@ -31,7 +31,7 @@ import faiss
 import numpy as np
 
 from assistant.errors import IndexLockedError, IndexProblemError
-from assistant.ingest.files import GENERATION_NAME, INDEX_LOCK, INDEX_MANIFEST, Article
+from assistant.ingest import GENERATION_NAME, INDEX_LOCK, INDEX_MANIFEST, Article
 from assistant.ingest.passages import Passage
 
 FORMAT_VERSION = 1

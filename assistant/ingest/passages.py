@@ -10,7 +10,7 @@ from itertools import chain
 
 import numpy as np
 
-from assistant.ingest.files import Article
+from assistant.ingest.articles import Article
 
 
 @dataclass

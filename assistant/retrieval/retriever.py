@@ -24,9 +24,9 @@ from functools import cache
 import faiss
 import numpy as np
 
-from assistant.embedding.encoder import Embedder
+from assistant.embedding import Embedder
 from assistant.index.store import PassageStore
-from assistant.ingest.files import Article, parse_date
+from assistant.ingest import Article, parse_date
 from assistant.ingest.passages import Passage, passage_header
 from assistant.settings import RetrievalSettings
 from assistant.text.timeframe import TimeFrame, time_frame

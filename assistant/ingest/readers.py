@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import codecs
-import hashlib
 import json
-import math
-import os
 import re
-import unicodedata
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
 from pathlib import Path
 
-SUPPORTED_SUFFIXES = {".txt", ".md", ".html", ".htm", ".json", ".jsonl"}
-SIDECAR_SUFFIX = ".meta.json"  # NAME.meta.json beside NAME.txt holds its metadata; never an article itself
+from assistant.ingest.articles import Article, FileResult, content_id
+from assistant.ingest.cleaning import clean_text, strip_furniture, strip_invisible
+from assistant.ingest.dates import parse_date
+from assistant.ingest.discovery import SIDECAR_SUFFIX, index_holding, is_article_file
+
 # The keys a .json/.jsonl record (or a sidecar) may give each article field under, read in this order: the first
 # that is present and not empty wins. docs/input-format.md lists them.
 FIELDS = {
@@ -26,140 +22,6 @@ FIELDS = {
     "published": ("published", "date"),
     "authors": ("authors", "author"),
 }
-# The names of an index folder's layout (store.py writes it and takes them from here, since it imports this
-# module): manifest.json, gen-NNNNNN snapshot folders and the writer's .lock file. Expanding a folder never
-# descends into an index (its .jsonl files would pass for articles).
-INDEX_MANIFEST = "manifest.json"
-INDEX_LOCK = ".lock"
-GENERATION_NAME = re.compile(r"gen-\d{6}")
-
-# Invisible characters that can hide text from a reader but not from a model: zero-width, bidirectional
-# controls, Unicode tag characters and the other C0/C1 controls except newline and tab; also lone surrogates
-# (a "\ud83d" escape in a JSON record cut mid-emoji), which cannot be encoded, embedded or saved.
-_INVISIBLE = re.compile(
-    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f"
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
-)
-_FURNITURE_LINE = re.compile(
-    r"^(related articles?|most popular|most read|advertisement|share this( article)?|read more|"
-    r"sign up for our newsletter|follow us on .*|skip to (main )?content|cookie settings)\s*:?$",
-    re.IGNORECASE,
-)
-# A furniture line after which nothing is article text (lists of other stories, footers).
-_TAIL_MARKERS = {"related articles", "related article", "most popular", "most read"}
-# A breadcrumb glued together by the page's markup, e.g. "HomeWorldEuropeTop Russian official ...".
-_BREADCRUMB = re.compile(r"^(Home|News)([A-Z][a-z]+){1,4}[A-Z]")
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATELINE = re.compile(
-    rf"^(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+)?"
-    rf"(?:({_MONTHS})\s+(\d{{1,2}}),?\s+(\d{{4}})|(\d{{1,2}})\s+({_MONTHS}),?\s+(\d{{4}})|(\d{{4}}-\d{{2}}-\d{{2}}))$",
-    re.IGNORECASE,
-)
-
-
-def content_id(title: str, text: str) -> str:
-    """Stable article id: the same title and text always give the same id."""
-    return hashlib.sha256(f"{title}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-@dataclass
-class Article:
-    """One news article: clean text plus metadata. Its id is a hash of its title and text."""
-
-    title: str
-    text: str
-    url: str = ""
-    source: str = ""
-    published: str = ""  # ISO date YYYY-MM-DD, or "" when unknown
-    authors: list[str] = field(default_factory=list)
-    path: str = ""  # the file it came from, "" for articles added through the API
-    id: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.id:
-            self.id = content_id(self.title, self.text)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class FileResult:
-    """What happened to one input file; status is ingested, unchanged, skipped or failed."""
-
-    path: str
-    status: str
-    reason: str = ""
-    articles: list[Article] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # what cleaning did, e.g. "removed 3 invisible characters"
-
-
-def clean_text(text: str) -> tuple[str, int]:
-    """Normalise text for indexing; returns the text and how many invisible/control characters were removed."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    text, removed = _INVISIBLE.subn("", text)
-    text = re.sub(r"[ \t\u00a0]+", " ", text)
-    text = re.sub(r" *\n *", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip(), removed
-
-
-def parse_date(value: object) -> str:
-    """ISO date (YYYY-MM-DD) from a date, an ISO timestamp, a dateline such as 'Saturday, April 5, 2025' or a
-    number of Unix seconds or milliseconds (UTC); "" when not understood. Numbers before 1973 (under 10^8) are
-    not taken as times, so that a year (2025) or a packed date (20250405) is not read as a day in 1970."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()[:10]
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000 if abs(value) >= 1e11 else value
-        if not math.isfinite(seconds) or not 1e8 <= seconds < 1e11:
-            return ""
-        return datetime.fromtimestamp(seconds, UTC).date().isoformat()
-    if not isinstance(value, str) or not value.strip():
-        return ""
-    value = value.strip()
-    m = re.match(r"^(\d{4}-\d{2}-\d{2})", value)
-    if m:
-        try:
-            return date.fromisoformat(m.group(1)).isoformat()
-        except ValueError:
-            return ""
-    m = _DATELINE.match(value)
-    if not m:
-        return ""
-    if m.group(7):
-        return m.group(7)
-    month, day, year = (m.group(1), m.group(2), m.group(3)) if m.group(1) else (m.group(5), m.group(4), m.group(6))
-    try:
-        return datetime.strptime(f"{month} {day} {year}", "%B %d %Y").date().isoformat()
-    except ValueError:
-        return ""
-
-
-def _strip_furniture(lines: list[str]) -> tuple[list[str], str, str]:
-    """Drop dateline, breadcrumb and footer lines; return (lines, dateline date, headline)."""
-    published, headline, kept = "", "", []
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        lowered = stripped.lower().rstrip(":")
-        if lowered in _TAIL_MARKERS:
-            break
-        if i < 5 and not published and parse_date(stripped):
-            published = parse_date(stripped)
-            continue
-        if i < 5 and _BREADCRUMB.match(stripped):
-            continue
-        if _FURNITURE_LINE.match(stripped):
-            continue
-        kept.append(line)
-    # The headline is the first non-empty line when it reads like one (short, no final full stop).
-    for j, line in enumerate(kept):
-        if line.strip():
-            if len(line) < 200 and not line.rstrip().endswith((".", "?", "!", "”", '"')):
-                headline = line.strip()
-                kept = kept[j + 1 :]
-            break
-    return kept, published, headline
 
 
 def _read_sidecar(path: Path, notes: list[str]) -> dict:
@@ -231,7 +93,7 @@ def read_text_article(path: Path, text: str, notes: list[str] | None = None) -> 
     problems, and a date in it that is not understood, are added to notes)."""
     notes = [] if notes is None else notes
     meta = _read_sidecar(path, notes)
-    lines, published, headline = _strip_furniture(text.split("\n"))
+    lines, published, headline = strip_furniture(text.split("\n"))
     body = "\n".join(lines)
     if path.suffix.lower() == ".md":
         body = re.sub(r"^#{1,6}\s*", "", body, flags=re.MULTILINE)
@@ -369,55 +231,6 @@ def read_json_articles(path: Path, text: str, notes: list[str] | None = None) ->
     return articles
 
 
-def expand_paths(paths: list[Path]) -> Iterator[Path]:
-    """Files to ingest: the given files, and supported files inside given folders (sorted, recursive) except hidden
-    files and folders (names starting with '.') and index folders. A given folder that is an index, or is inside
-    one, is yielded itself, for read_file to refuse with its reason."""
-    for path in paths:
-        path = path.resolve()  # articles remember absolute paths, so re-ingesting from elsewhere matches
-        if path.is_dir() and index_holding(path) is None:
-            yield from sorted(_article_files(path))
-        else:
-            yield path
-
-
-def _article_files(folder: Path) -> Iterator[Path]:
-    for root, folders, names in os.walk(folder):  # does not follow links to folders, as rglob did not
-        here = Path(root)
-        folders[:] = [name for name in folders if not name.startswith(".") and not is_index_folder(here / name)]
-        for name in names:
-            child = here / name
-            if not name.startswith(".") and _is_article_file(child) and child.is_file():
-                yield child
-
-
-def is_index_folder(folder: Path) -> bool:
-    """Whether a folder is an index (see store.py): a manifest.json or .lock beside a gen-NNNNNN folder."""
-    if not any((folder / marker).exists() for marker in (INDEX_MANIFEST, INDEX_LOCK)):
-        return False
-    try:
-        with os.scandir(folder) as entries:
-            return any(GENERATION_NAME.fullmatch(e.name) and e.is_dir() for e in entries)
-    except OSError:
-        return False
-
-
-def index_holding(path: Path) -> Path | None:
-    """The index folder that is path or holds it as one of its own files: beside manifest.json, or in a
-    gen-NNNNNN folder (the chat's uploads/ folder inside an index holds articles, not index files)."""
-    if path.is_dir() and is_index_folder(path):
-        return path
-    if is_index_folder(path.parent):
-        return path.parent
-    if GENERATION_NAME.fullmatch(path.parent.name) and is_index_folder(path.parent.parent):
-        return path.parent.parent
-    return None
-
-
-def _is_article_file(path: Path) -> bool:
-    return path.suffix.lower() in SUPPORTED_SUFFIXES and not path.name.endswith(SIDECAR_SUFFIX)
-
-
 def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
     """Read one file into articles, or say why it was skipped or failed; never raises for bad input."""
     result = FileResult(path=str(path), status="ingested")
@@ -431,7 +244,7 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
     if path.name.endswith(SIDECAR_SUFFIX):
         article = path.name.removesuffix(SIDECAR_SUFFIX)
         return FileResult(str(path), "skipped", f"metadata for {article}.txt or .md (a sidecar), not an article")
-    if not _is_article_file(path):
+    if not is_article_file(path):
         return FileResult(str(path), "skipped", f"unsupported file type '{path.suffix or path.name}'")
     try:
         size = path.stat().st_size
@@ -464,8 +277,8 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
         article.text, cleaned = clean_text(article.text)
         removed, records_cleaned = removed + cleaned, records_cleaned + bool(cleaned)
         article.title, _ = clean_text(article.title)
-        article.url, article.source = _INVISIBLE.sub("", article.url), _INVISIBLE.sub("", article.source)
-        article.authors = [_INVISIBLE.sub("", a) for a in article.authors]
+        article.url, article.source = strip_invisible(article.url), strip_invisible(article.source)
+        article.authors = [strip_invisible(a) for a in article.authors]
         if len(article.text) >= min_chars:
             article.id = content_id(article.title, article.text)  # hash of the cleaned text
             kept.append(article)

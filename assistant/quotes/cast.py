@@ -26,6 +26,8 @@ from assistant.text.vocabulary import (
 
 @dataclass
 class Entity:
+    """A person, organisation or unnamed source of the article, with the roles the text gives it."""
+
     name: str
     kind: str  # "person", "org" or "other" (an unnamed source such as "a person familiar with the talks")
     roles: dict[str, float] = field(default_factory=dict)  # role stem -> strength of the apposition
@@ -40,6 +42,8 @@ class Entity:
 
 @dataclass
 class _NameIndex:
+    """The persons of a cast by parts of their names."""
+
     surname: dict[str, list[Entity]]  # lower-case last name word -> persons
     initial: dict[str, list[tuple[str, Entity]]]  # its first letter -> (lower-case last name word, person)
     first: dict[str, list[Entity]]  # first name word -> persons
@@ -47,6 +51,8 @@ class _NameIndex:
 
 @dataclass
 class Cast:
+    """Everyone an article names, and who was mentioned or spoke where (for pronouns and roles)."""
+
     persons: dict[str, Entity] = field(default_factory=dict)
     orgs: dict[str, Entity] = field(default_factory=dict)
     others: dict[str, Entity] = field(default_factory=dict)  # unnamed sources: "a senior Western diplomat"
@@ -109,7 +115,7 @@ class Cast:
         """
         if word not in self._near:
             lower = word.lower()
-            # _near asks for the same first letter: only surnames with it are tried
+            # near_spelling asks for the same first letter: only surnames with it are tried
             same_initial = self.index.initial.get(lower[0], []) if len(word) >= 6 else []
             near = [p for surname, p in same_initial if near_spelling(surname, lower)]
             first = self.index.first.get(word, [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from assistant.quotes.cast import Cast, Entity, drop_sentence_opener, looks_like_person, split_title
 from assistant.quotes.layout import Tok, is_cap, is_possessive
-from assistant.quotes.phrases import is_dateline, is_intro, role_words_before
+from assistant.quotes.phrases import is_dateline, opens_sentence, role_words_before
 from assistant.text.vocabulary import (
     CONNECTORS,
     DETERMINERS,
@@ -154,7 +154,7 @@ def record_mentions(
         follows = toks[j] if j < len(toks) else None
         k = i - len(role_words_before(toks, i))  # "Opposition leader Mark Benton"
         k = k - 1 if k > 0 and toks[k - 1].text.lower() == "the" else k
-        opens = k == 0 or (toks[k - 1].text == "," and is_intro(toks[: k - 1])) or is_dateline(toks[:k])
+        opens = opens_sentence(toks, k) or is_dateline(toks[:k])
         verb_follows = follows is not None and (follows.kind == "q" or follows.text.islower())
         if subject is None and opens and verb_follows:
             cast.events.append((toks[i].start, person, para))

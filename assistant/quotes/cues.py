@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from assistant.quotes.layout import Tok, is_cap, is_plain_lower, text_at
-from assistant.quotes.phrases import is_intro, speaker_before
+from assistant.quotes.phrases import is_intro, opens_sentence, speaker_before
 from assistant.text.vocabulary import (
     AUXILIARIES,
     CONNECTORS,
@@ -25,6 +25,8 @@ _DESCRIPTION_WORDS = 5  # at most this many lower-case words describe a speaker 
 
 @dataclass
 class Cue:
+    """Attribution words in a unit's tokens: who speaks, and whether the statement follows or precedes them."""
+
     sp_start: int  # token index where the speaker phrase starts
     sp_end: int  # token index just after the speaker phrase
     verb_end: int  # token index just after the cue words (verb, and "out" of "pointed out")
@@ -191,7 +193,7 @@ def _according_cue(toks: list[Tok], a: int) -> Cue | None:
     words = [t.text for t in toks[a + 2 : k]]
     if not words or not (any(w[0].isupper() for w in words) or words[-1].lower() in ("him", "her")):
         return None
-    if a == 0 or (toks[a - 1].text == "," and is_intro(toks[: a - 1])):
+    if opens_sentence(toks, a):
         return Cue(a + 2, k, k, "start", a, according=True)
     if toks[a - 1].text == "," and (k >= len(toks) or toks[k].text in ".;"):
         return Cue(a + 2, k, k, "end", a, according=True)

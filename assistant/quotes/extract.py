@@ -14,25 +14,6 @@ from assistant.quotes.statement import Pending, Statement
 from assistant.text.vocabulary import ADDRESSEE_VERBS, PRONOUN_GENDERS, SPEECH_PARTICIPLES, SPEECH_VERBS, is_nationality
 
 
-def _unit_statements(toks: list[Tok], cues: list[Cue], cast: Cast, para: int, text: str) -> list[Pending]:
-    """Statements of one unit, resolving each cue's speaker in reading order."""
-    found: list[Pending] = []
-    for n, cue in enumerate(cues):
-        speaker_toks = toks[cue.sp_start : cue.sp_end]
-        ent = resolve_speaker(speaker_toks, cast, para)
-        if ent is None or (cue.person and ent.kind != "person"):
-            continue
-        mention = text[speaker_toks[0].start : speaker_toks[-1].end]
-        cue_end = max(cue.verb_end, cue.sp_end)
-        if toks[cue_end - 1].text in ADDRESSEE_VERBS:
-            cue_end = skip_addressee(toks, cue_end, len(toks))  # "told reporters", "told FOX News"
-        cue_text = text[toks[cue.lead].start : toks[cue_end - 1].end]
-        for s, e in cue_spans(toks, cues, n):
-            found.append(Pending(toks[s].start, toks[e - 1].end, ent, cue_text, mention))
-        cast.note_speaker(ent, speaker_toks[0].start, para)
-    return found
-
-
 def statement_rows(article_id: str, text: str, sentences: list[tuple[int, int]] | None = None) -> list[dict]:
     """An article's statements as the index stores them (one dict each, with the article's id)."""
     return [{"article_id": article_id, **asdict(s)} for s in extract_statements(text, sentences)]
@@ -72,6 +53,36 @@ def extract_statements(text: str, sentences: list[tuple[int, int]] | None = None
     return sorted(statements, key=lambda st: st.start)
 
 
+def _unit_statements(toks: list[Tok], cues: list[Cue], cast: Cast, para: int, text: str) -> list[Pending]:
+    """Statements of one unit, resolving each cue's speaker in reading order."""
+    found: list[Pending] = []
+    for n, cue in enumerate(cues):
+        speaker = _cue_speaker(toks, cue, cast, para, text)
+        if speaker is None:
+            continue
+        ent, mention = speaker
+        cue_end = max(cue.verb_end, cue.sp_end)
+        if toks[cue_end - 1].text in ADDRESSEE_VERBS:
+            cue_end = skip_addressee(toks, cue_end, len(toks))  # "told reporters", "told FOX News"
+        cue_text = text[toks[cue.lead].start : toks[cue_end - 1].end]
+        for s, e in cue_spans(toks, cues, n):
+            found.append(Pending(toks[s].start, toks[e - 1].end, ent, cue_text, mention))
+    return found
+
+
+def _cue_speaker(toks: list[Tok], cue: Cue, cast: Cast, para: int, text: str) -> tuple[Entity, str] | None:
+    """Who a cue's speaker phrase names (noted as the latest speaker) and the phrase as written; None for nobody.
+
+    A speaker the cue describes in lower-case words ("union leader Maria Lopez") must be a person.
+    """
+    speaker_toks = toks[cue.sp_start : cue.sp_end]
+    ent = resolve_speaker(speaker_toks, cast, para)
+    if ent is None or (cue.person and ent.kind != "person"):
+        return None
+    cast.note_speaker(ent, speaker_toks[0].start, para)
+    return ent, text[speaker_toks[0].start : speaker_toks[-1].end]
+
+
 def _is_pure_quote(toks: list[Tok]) -> bool:
     return bool(toks) and toks[0].kind == "q" and all(t.kind == "p" for t in toks[1:])
 
@@ -84,13 +95,11 @@ def _colon_cue(toks: list[Tok], cast: Cast, para: int, text: str) -> Pending | N
     cue = cue_at(toks, v)
     if cue is None:
         return None
-    speaker_toks = toks[cue.sp_start : cue.sp_end]
-    ent = resolve_speaker(speaker_toks, cast, para)
-    if ent is None or (cue.person and ent.kind != "person"):
+    speaker = _cue_speaker(toks, cue, cast, para, text)
+    if speaker is None:
         return None
-    cast.note_speaker(ent, speaker_toks[0].start, para)
-    mention = text[speaker_toks[0].start : speaker_toks[-1].end]
-    return Pending(0, 0, ent, text[speaker_toks[0].start : toks[v].end], mention)
+    ent, mention = speaker
+    return Pending(0, 0, ent, text[toks[cue.sp_start].start : toks[v].end], mention)
 
 
 def _continued_quote(toks: list[Tok], colon: Pending | None, last: Pending | None, floor: int, u: int) -> list[Pending]:

@@ -18,6 +18,8 @@ _SENTENCE_END = tuple('.!?:”"’)…')
 
 @dataclass(frozen=True)
 class Quote:
+    """A quotation's offsets in the article: with its marks (start, end) and without (cstart, cend)."""
+
     start: int  # opening mark
     end: int  # just after the closing mark (or the paragraph end when the quote runs on)
     cstart: int  # content

@@ -9,6 +9,8 @@ from assistant.quotes.cast import near_spelling
 from assistant.quotes.statement import Statement
 from assistant.text.vocabulary import DETERMINERS, ROLE_HEADS, ROLE_WORDS, bare, is_nationality, role_stem, word_set
 
+_NAME_WORD = re.compile(r"[^\W\d_][\w\-’'.]*")  # a word of a name as written: "Trump’s", "J.", "Al-Sisi"
+
 
 def speaker_names(statements: list[Statement]) -> dict[str, set[str]]:
     """Canonical speaker -> name variants seen (e.g. {"Kirill Dmitriev": {"Kirill Dmitriev", "Dmitriev"}})."""
@@ -16,7 +18,7 @@ def speaker_names(statements: list[Statement]) -> dict[str, set[str]]:
     for st in statements:
         variants = names.setdefault(st.speaker, {st.speaker})
         canon = {w.lower() for w in st.speaker.split()}
-        words = [bare(w) for w in re.findall(r"[^\W\d_][\w\-’'.]*", st.mention)]
+        words = _name_words(st.mention)
         while words and words[0].lower() not in canon:
             words = words[1:]  # titles: "US President Donald Trump" -> "Donald Trump"
         variant = " ".join(words)
@@ -25,9 +27,14 @@ def speaker_names(statements: list[Statement]) -> dict[str, set[str]]:
     return names
 
 
+def _name_words(text: str) -> list[str]:
+    """The words of a name as written, without possessives: "US President Donald Trump’s" -> [..., "Trump"]."""
+    return [bare(w) for w in _NAME_WORD.findall(text)]
+
+
 def _normalise_name(name: str) -> list[str]:
     """Lower-case name words without possessives, titles or articles: "President Trump's" -> ["trump"]."""
-    words = [bare(w).lower().rstrip(".") for w in re.findall(r"[^\W\d_][\w\-’'.]*", name)]
+    words = [w.lower().rstrip(".") for w in _name_words(name)]
     words = [w for w in words if w not in DETERMINERS]
     while len(words) > 1 and (w := words[0]) and (w in ROLE_WORDS or is_nationality(w)):
         words = words[1:]

@@ -35,6 +35,11 @@ def is_dateline(prefix: list[Tok]) -> bool:
     return bool(words) and prefix[-1].text in "—–-" and capitals
 
 
+def opens_sentence(toks: list[Tok], k: int) -> bool:
+    """Does token k open its sentence, after an introductory phrase and its comma at most ("At the same time, X")?"""
+    return k == 0 or (toks[k - 1].text == "," and is_intro(toks[: k - 1]))
+
+
 def is_intro(prefix: list[Tok]) -> bool:
     """An introductory adverbial such as "At the same time" or "In an interview with NBC"."""
     if not prefix:

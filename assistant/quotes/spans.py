@@ -16,6 +16,45 @@ from assistant.text.vocabulary import (
 )
 
 
+def cue_spans(toks: list[Tok], cues: list[Cue], n: int) -> list[tuple[int, int]]:
+    """Token ranges a cue attributes: before it, after it, or both for a cue inserted mid-sentence."""
+    cue = cues[n]
+    limit = cues[n + 1].sp_start if n + 1 < len(cues) and cues[n + 1].position == "start" else len(toks)
+    lead = cue.lead
+    floor = cues[n - 1].verb_end if n > 0 and cues[n - 1].position == "end" else 0
+    # Punkt sometimes misses a boundary ("was ill. \"He is …\""): a statement never crosses a full stop.
+    stops = [m for m, t in enumerate(toks) if t.kind == "p" and t.text in ".!?"]
+    floor = max([floor] + [m + 1 for m in stops if m < lead])
+    limit = min([limit] + [m for m in stops if m >= cue.verb_end])
+    if cue.position == "start":
+        after = _content_after(toks, cue, limit)
+        return [after] if after else []
+    spans = []
+    before = (floor, lead)
+    if lead > floor:
+        spans.append(before)
+    k = cue.verb_end
+    if k + 1 < limit and toks[k].text == ",":
+        nxt = toks[k + 1]
+        if nxt.kind == "q":
+            spans.append((k + 1, limit))  # "“…,” he said, “…”": the quote goes on
+        elif nxt.text in SPEECH_PARTICIPLES and spans:
+            # "…, Trump has said, expressing confidence that …": the participle adds to the statement; after a
+            # whole quotation it is a reported statement of its own.
+            window = [m for m in range(k + 2, min(limit, k + 6)) if toks[m].text == "that"]
+            if window and all(t.kind == "w" for t in toks[k + 2 : window[0]]):
+                pure_quote = toks[floor].kind == "q" and lead - floor <= 2
+                if pure_quote:
+                    spans.append((window[0] + 1, limit))
+                else:
+                    spans[-1] = (floor, limit)
+        elif spans and _continues_clause(nxt):
+            # "The economy is fine, he said, and …", "The chancellor, Merz said, had …": a cue inside the
+            # sentence; one statement around it.
+            spans[-1] = (floor, limit)
+    return spans
+
+
 def _content_after(toks: list[Tok], cue: Cue, limit: int) -> tuple[int, int] | None:
     """Token range of what a cue at the start of a clause introduces ("X told CNN that <content>")."""
     k = cue.verb_end
@@ -67,45 +106,6 @@ def _that_ahead(toks: list[Tok], k: int, limit: int, loose: bool = False) -> int
         if t.kind == "w" and not (known or loose):
             return None
     return None
-
-
-def cue_spans(toks: list[Tok], cues: list[Cue], n: int) -> list[tuple[int, int]]:
-    """Token ranges a cue attributes: before it, after it, or both for a cue inserted mid-sentence."""
-    cue = cues[n]
-    limit = cues[n + 1].sp_start if n + 1 < len(cues) and cues[n + 1].position == "start" else len(toks)
-    lead = cue.lead
-    floor = cues[n - 1].verb_end if n > 0 and cues[n - 1].position == "end" else 0
-    # Punkt sometimes misses a boundary ("was ill. \"He is …\""): a statement never crosses a full stop.
-    stops = [m for m, t in enumerate(toks) if t.kind == "p" and t.text in ".!?"]
-    floor = max([floor] + [m + 1 for m in stops if m < lead])
-    limit = min([limit] + [m for m in stops if m >= cue.verb_end])
-    if cue.position == "start":
-        after = _content_after(toks, cue, limit)
-        return [after] if after else []
-    spans = []
-    before = (floor, lead)
-    if lead > floor:
-        spans.append(before)
-    k = cue.verb_end
-    if k + 1 < limit and toks[k].text == ",":
-        nxt = toks[k + 1]
-        if nxt.kind == "q":
-            spans.append((k + 1, limit))  # "“…,” he said, “…”": the quote goes on
-        elif nxt.text in SPEECH_PARTICIPLES and spans:
-            # "…, Trump has said, expressing confidence that …": the participle adds to the statement; after a
-            # whole quotation it is a reported statement of its own.
-            window = [m for m in range(k + 2, min(limit, k + 6)) if toks[m].text == "that"]
-            if window and all(t.kind == "w" for t in toks[k + 2 : window[0]]):
-                pure_quote = toks[floor].kind == "q" and lead - floor <= 2
-                if pure_quote:
-                    spans.append((window[0] + 1, limit))
-                else:
-                    spans[-1] = (floor, limit)
-        elif spans and _continues_clause(nxt):
-            # "The economy is fine, he said, and …", "The chancellor, Merz said, had …": a cue inside the
-            # sentence; one statement around it.
-            spans[-1] = (floor, limit)
-    return spans
 
 
 def _continues_clause(tok: Tok) -> bool:

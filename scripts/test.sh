@@ -24,4 +24,7 @@ fi
 .venv/bin/ruff format --check .
 # The quality gate: the sample question set must meet the thresholds written in it (exit 1 otherwise).
 .venv/bin/assistant eval evals/sample.yaml --out artifacts/eval-sample
+# Both lanes, the whole suite. Arguments go to pytest: the fast lane (logic tests with the fake embedder, no model,
+# process, server or browser; under a minute) is `bash scripts/test.sh -m "not slow"`, or without the installs and
+# the eval gate `.venv/bin/python -m pytest -m "not slow"`; the slow lane alone is `-m slow`.
 .venv/bin/python -m pytest "$@"

@@ -81,11 +81,19 @@ def test_empty_or_overlong_questions_get_a_message(sample_assistant, question):
 
 
 @pytest.mark.parametrize(
-    "question", ["Что сказал Дмитриев?", "德米特里耶夫说了什么？", "🙂 sanctions?", "\ud800 sanctions"]
-)
-def test_unusual_text_gets_an_answer_or_abstains(sample_assistant, question):
+    "question, word",
+    [("Что сказал Дмитриев?", None), ("德米特里耶夫说了什么？", None), ("🙂 sanctions?", "sanction"),
+     ("\ud800 sanctions", "sanction")],
+)  # fmt: skip
+def test_unusual_text_gets_an_answer_or_abstains(sample_assistant, question, word):
+    """A question in a script the article does not use abstains; an emoji or a lone surrogate beside an English
+    word is noise: the answer quotes sentences with that word."""
     answer = sample_assistant.ask(question)
-    assert answer.abstained or answer.citations
+    if word is None:
+        assert answer.abstained and answer.answer == ABSTAIN_ANSWER and answer.citations == []
+    else:
+        assert not answer.abstained and answer.citations
+        assert all(word in c.quote.lower() for c in answer.citations), [c.quote for c in answer.citations]
 
 
 def test_a_sentence_that_asks_is_never_the_answer(tmp_path, embedder):

@@ -1,8 +1,11 @@
 """A crash-safe index, with real processes, signals, disks and FAISS: kills, full disks, damage, two writers.
 
 What each test shows:
-- `assistant ingest` killed with SIGKILL at random moments (50 runs, adds and replaces alternating): the index
-  always opens in the state before or after that ingest and answers a question;
+- `assistant ingest` (the real command, checkpointing every few passages) killed with SIGKILL at fixed points,
+  before its first save and after its first, second or third save, and at random moments (adds and replaces
+  alternating): the index always opens in the state before that ingest, after it, or at one of its checkpoints,
+  and answers a question; both a kill before a save and one after a save must be seen, and the same ingest run
+  again goes on from the checkpoint to the new state;
 - a crash at every step of a save (simulated in-process, nothing after the step runs): the same, and the next
   ingest recovers and clears the debris;
 - a full disk or an I/O error while saving (a real full device, /dev/full, or a real small tmpfs): the previous
@@ -10,11 +13,14 @@ What each test shows:
 - a flipped byte in any index file is reported with that file's name;
 - a second writer is refused at once while the first holds the index, and readers keep answering during an
   ingest and see its articles once it has finished.
+The in-process tests use the fake embedder (what they test is the store, not the vectors); the tests that run the
+command use the real model, as a user does.
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import json
 import os
@@ -39,15 +45,29 @@ from tests.conftest import make_settings
 from tests.hostile_corpus import news_articles, write_jsonl
 
 QUESTION = "What did Dmitriev say about sanctions?"
-KILL_RUNS = 50
 BATCH_ARTICLES = 30  # per ingest in the kill test: a few seconds of work after the model has loaded
+CHECKPOINT_PASSAGES = 5  # the kill test's ingests save every 5 passages (about 6 saves per run), not every 5,000
+# Where each run of the kill test is killed, in turn: once it holds the index's lock (its model is loading: before
+# any save), once its Nth save has switched the manifest (with saves still to come: an add run saves 6 times, a
+# replace run, with 10-20 changed articles, 2-4 times), or at a random moment of an ingest's duration.
+ADD_KILL_POINTS = ["before the first save", "after save 1", "random", "after save 4"]
+REPLACE_KILL_POINTS = ["after save 1", "random", "before the first save"]
+KILL_RUNS = 12
 SEED = 20250405
+# The real command, with the indexer's checkpoint size set from the first argument (there is no setting for it).
+CHECKPOINTED_INGEST = (
+    "import sys; import assistant.index.indexer as indexer; indexer.CHECKPOINT_PASSAGES = int(sys.argv.pop(1)); "
+    "from assistant.cli import main; sys.argv[0] = 'assistant'; main()"
+)
 
 
-def ingest_process(path: Path, index: Path) -> subprocess.Popen:
+def ingest_process(path: Path, index: Path, checkpoint_passages: int | None = None) -> subprocess.Popen:
     """`assistant ingest PATH --index INDEX` as a user runs it (one torch thread, to share the CPU)."""
+    command = (
+        ["-m", "assistant"] if checkpoint_passages is None else ["-c", CHECKPOINTED_INGEST, str(checkpoint_passages)]
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "assistant", "ingest", str(path), "--index", str(index)],
+        [sys.executable, *command, "ingest", str(path), "--index", str(index)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -75,21 +95,34 @@ def assert_answers(index: Path, embedder) -> None:
 
 def debris(index: Path) -> list[str]:
     """Folders a save left behind: temp folders and generations the manifest does not name."""
-    current = json.loads((index / MANIFEST).read_text())["generation"]
+    current = generation(index)
     gens = sorted(p.name for p in index.glob("gen-*"))
     extra = [g for g in gens if g > current]  # written, but the manifest never switched to it
     return [p.name for p in index.glob(".tmp-*")] + extra
 
 
+def generation(index: Path) -> str:
+    """The generation the manifest names now (it is replaced atomically: a read sees the old or the new one)."""
+    return json.loads((index / MANIFEST).read_text())["generation"]
+
+
 @pytest.fixture
-def index(tmp_path, sample_index) -> Path:
-    """A private copy of the sample index (one article, the Dmitriev interview)."""
+def index(tmp_path, fake_index) -> Path:
+    """A private copy of the sample index (one article, the Dmitriev interview) made with the fake embedder."""
     target = tmp_path / "index"
+    shutil.copytree(fake_index, target)
+    return target
+
+
+@pytest.fixture
+def real_index(tmp_path, sample_index) -> Path:
+    """A private copy of the sample index made with the real model, for the tests that run the real command."""
+    target = tmp_path / "real-index"
     shutil.copytree(sample_index, target)
     return target
 
 
-# ---- 1. SIGKILL at random moments ----------------------------------------------------------------------------
+# ---- 1. SIGKILL at fixed points and at random moments -----------------------------------------------------------
 
 
 def feed_rows(round_no: int) -> list[dict]:
@@ -101,49 +134,91 @@ def feed_rows(round_no: int) -> list[dict]:
     return rows[: BATCH_ARTICLES - round_no % 2]
 
 
-def test_sigkill_during_ingest_leaves_the_previous_or_the_new_index(index, tmp_path, embedder, capsys):
+def kill_at(proc: subprocess.Popen, index: Path, point: str, random_delay: float) -> tuple[bool, str]:
+    """SIGKILL the ingest at `point`; returns whether the kill landed (it had not ended) and the generation the
+    manifest named just before the kill."""
+    start_generation = generation(index)
+    deadline = time.monotonic() + 300
+    if point == "random":
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=random_delay)
+    else:
+        saves = 0 if point == "before the first save" else int(point.rsplit(" ", 1)[1])
+        seen, last = 0, start_generation
+        while proc.poll() is None and time.monotonic() < deadline:
+            if saves == 0 and (index / ".lock").exists() and holds_flock(proc.pid, index / ".lock"):
+                break
+            current = generation(index)
+            if current != last:
+                seen, last = seen + 1, current
+                if seen == saves:
+                    break
+            time.sleep(0.002)
+    before_kill = generation(index)
+    if proc.poll() is not None:
+        return False, before_kill
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    return True, before_kill
+
+
+def test_sigkill_during_ingest_leaves_the_previous_a_checkpoint_or_the_new_index(
+    real_index, tmp_path, embedder, capsys
+):
+    index = real_index
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     rng = random.Random(SEED)
 
-    # One uninterrupted run, timed: the kill moments are drawn over [0, its duration].
+    # One uninterrupted run, timed: the random kill moments are drawn over [0, its duration].
     first = write_jsonl(corpus / "batch-00.jsonl", news_articles(BATCH_ARTICLES, seed=0, tag="b0"))
     after = expected_after(index, embedder, first)
     started = time.monotonic()
-    proc = ingest_process(first, index)
+    proc = ingest_process(first, index, CHECKPOINT_PASSAGES)
     _, stderr = proc.communicate(timeout=600)
     duration = time.monotonic() - started
     assert proc.returncode == 0, stderr
     assert article_ids(index, embedder) == after
 
     outcomes: Counter[str] = Counter()
-    kill_times = []
     for run in range(1, KILL_RUNS + 1):
         if run % 2:  # add a new file
+            point = ADD_KILL_POINTS[run // 2 % len(ADD_KILL_POINTS)]
             path = write_jsonl(
                 corpus / f"batch-{run:02d}.jsonl", news_articles(BATCH_ARTICLES, seed=run, tag=f"b{run}")
             )
         else:  # replace the articles of a changed file
+            point = REPLACE_KILL_POINTS[(run // 2 - 1) % len(REPLACE_KILL_POINTS)]
             path = write_jsonl(corpus / "feed.jsonl", feed_rows(run))
         before = article_ids(index, embedder)
         after = expected_after(index, embedder, path)
         assert after != before
-        kill_at = rng.uniform(0, duration)
-        kill_times.append(kill_at)
-        proc = ingest_process(path, index)
-        try:
-            proc.wait(timeout=kill_at)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
+        started_at = generation(index)
+        proc = ingest_process(path, index, CHECKPOINT_PASSAGES)
+        killed, generation_at_kill = kill_at(proc, index, point, rng.uniform(0, duration))
         _, stderr = proc.communicate(timeout=600)
         assert proc.returncode in (0, -signal.SIGKILL), f"run {run}: {stderr}"
-        if proc.returncode == -signal.SIGKILL and debris(index):
+        if killed and debris(index):
             outcomes["killed while saving"] += 1
         now = article_ids(index, embedder)  # any error opening the index fails the test here
-        assert now in (before, after), f"run {run} (killed at {kill_at:.2f} s) left a third state"
-        outcomes["new" if now == after else "previous"] += 1
-        outcomes["killed" if proc.returncode else "finished"] += 1
+        # A checkpoint holds the articles the file keeps and some of its new ones (its old ones went first).
+        checkpoint = before & after <= now <= after
+        assert now == before or checkpoint, f"run {run} (killed {point}) left a state that is none of them"
         assert_answers(index, embedder)
+        saved = generation_at_kill != started_at
+        outcomes[f"killed {'after' if saved else 'before'} a save" if killed else "finished"] += 1
+        if point != "random":  # the fixed points are where they say they are
+            assert killed, f"run {run}: the ingest ended before it could be killed {point}"
+            assert saved == (point != "before the first save"), f"run {run}: killed {point}, but saved={saved}"
+            assert (now == before) == (not saved), f"run {run}: killed {point}, the index holds {len(now)} articles"
+        if now != after:  # the same command again goes on from where the killed one stopped
+            outcomes["previous" if now == before else "checkpoint"] += 1
+            report = Assistant(make_settings(index), embedder).ingest([path])
+            assert article_ids(index, embedder) == after
+            assert report.articles_added == len(after - now), "articles saved at a checkpoint were embedded again"
+            assert debris(index) == []
+        else:
+            outcomes["new"] += 1
 
     # The next writer clears what the killed ones left, and the index is whole.
     last = write_jsonl(corpus / "batch-last.jsonl", news_articles(3, seed=777, tag="last"))
@@ -152,12 +227,9 @@ def test_sigkill_during_ingest_leaves_the_previous_or_the_new_index(index, tmp_p
     assert article_ids(index, embedder) == after
     assert debris(index) == [] and len(list(index.glob("gen-*"))) <= 2
     with capsys.disabled():
-        print(
-            f"\nkill test: {KILL_RUNS} runs, uninterrupted ingest {duration:.1f} s, kills at "
-            f"{min(kill_times):.2f}-{max(kill_times):.2f} s; outcomes {dict(outcomes)}"
-        )
-    assert outcomes["previous"] + outcomes["new"] == KILL_RUNS
-    assert outcomes["killed"] >= 1
+        print(f"\nkill test: {KILL_RUNS} runs, uninterrupted ingest {duration:.1f} s; outcomes {dict(outcomes)}")
+    assert outcomes["killed before a save"] >= 1 and outcomes["previous"] >= 1
+    assert outcomes["killed after a save"] >= 1 and outcomes["checkpoint"] >= 1
 
 
 # ---- 2. a crash at each step of a save (in-process: the step's caller never returns) ----------------------------
@@ -200,20 +272,20 @@ SAVE_STEPS = {
 
 
 @pytest.mark.parametrize("step", list(SAVE_STEPS))
-def test_crash_at_each_step_of_a_save(step, index, tmp_path, embedder, monkeypatch):
+def test_crash_at_each_step_of_a_save(step, index, tmp_path, fake_embedder, monkeypatch):
     (owner, name), call, when, state = SAVE_STEPS[step]
     path = write_jsonl(tmp_path / "new.jsonl", news_articles(2, seed=5, tag="crash"))
-    before = article_ids(index, embedder)
-    after = expected_after(index, embedder, path)
+    before = article_ids(index, fake_embedder)
+    after = expected_after(index, fake_embedder, path)
     with monkeypatch.context() as patch:
         crash_at(patch, owner, name, call, when)
         with pytest.raises(Crash):
-            Assistant(make_settings(index), embedder).ingest([path])
-    assert article_ids(index, embedder) == (before if state == "previous" else after)
-    assert_answers(index, embedder)
+            Assistant(make_settings(index), fake_embedder).ingest([path])
+    assert article_ids(index, fake_embedder) == (before if state == "previous" else after)
+    assert_answers(index, fake_embedder)
     # The next writer goes through the debris: same result as if nothing had happened.
-    Assistant(make_settings(index), embedder).ingest([path])
-    assert article_ids(index, embedder) == after
+    Assistant(make_settings(index), fake_embedder).ingest([path])
+    assert article_ids(index, fake_embedder) == after
     assert debris(index) == [] and len(list(index.glob("gen-*"))) <= 2
 
 
@@ -252,35 +324,35 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
-def test_io_error_while_saving_keeps_the_previous_index(fault, index, tmp_path, embedder, monkeypatch):
+def test_io_error_while_saving_keeps_the_previous_index(fault, index, tmp_path, fake_embedder, monkeypatch):
     path = write_jsonl(tmp_path / "new.jsonl", news_articles(2, seed=6, tag="io"))
-    before = article_ids(index, embedder)
+    before = article_ids(index, fake_embedder)
     with monkeypatch.context() as patch:
         FAULTS[fault](patch)
         with pytest.raises(OSError):
-            Assistant(make_settings(index), embedder).ingest([path])
-    assert article_ids(index, embedder) == before
-    assert_answers(index, embedder)
+            Assistant(make_settings(index), fake_embedder).ingest([path])
+    assert article_ids(index, fake_embedder) == before
+    assert_answers(index, fake_embedder)
     assert not list(index.glob(".tmp-*"))  # the failed save removed its temp folder
-    Assistant(make_settings(index), embedder).ingest([path])  # and once there is room again, it saves
-    assert article_ids(index, embedder) > before
+    Assistant(make_settings(index), fake_embedder).ingest([path])  # and once there is room again, it saves
+    assert article_ids(index, fake_embedder) > before
 
 
-def test_cli_says_the_index_could_not_be_saved(index, tmp_path, embedder, monkeypatch):
+def test_cli_says_the_index_could_not_be_saved(index, tmp_path, fake_embedder, monkeypatch):
     from typer.testing import CliRunner
 
     import assistant.cli as cli
 
     path = write_jsonl(tmp_path / "new.jsonl", news_articles(2, seed=7, tag="cli"))
-    before = article_ids(index, embedder)
-    monkeypatch.setattr(cli, "_assistant", lambda settings: Assistant(settings, embedder))  # the loaded model
+    before = article_ids(index, fake_embedder)
+    monkeypatch.setattr(cli, "_assistant", lambda settings: Assistant(settings, fake_embedder))  # no model to load
     redirect_to_dev_full(monkeypatch, "passages.jsonl")
     result = CliRunner().invoke(cli.app, ["ingest", str(path), "--index", str(index)])
     assert result.exit_code == 1
     assert "the index could not be saved" in result.output and "No space left on device" in result.output
     assert "Traceback" not in result.output and not isinstance(result.exception, OSError)
     monkeypatch.undo()
-    assert article_ids(index, embedder) == before
+    assert article_ids(index, fake_embedder) == before
 
 
 @pytest.fixture
@@ -336,9 +408,9 @@ def test_really_full_disk_at_every_point_of_a_save(small_disk, sample_index, tmp
 
 
 @pytest.fixture
-def damaged_copies(index, tmp_path, embedder):
+def damaged_copies(index, tmp_path, fake_embedder):
     """Give the index a statement (so statements.jsonl has bytes), then hand out copies to damage."""
-    store = Assistant(make_settings(index), embedder).store
+    store = Assistant(make_settings(index), fake_embedder).store
     article_id = next(iter(store.articles))
     store.statements[article_id] = [{"article_id": article_id, "speaker": "Kirill Dmitriev", "start": 0, "end": 10}]
     with WriteLock(index):
@@ -364,23 +436,23 @@ def flip(path: Path, position: int) -> None:
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_flipped_byte_in_a_generation_file_is_named(name, damaged_copies, embedder):
+def test_flipped_byte_in_a_generation_file_is_named(name, damaged_copies, fake_embedder):
     target, manifest = damaged_copies()
     size = (target / manifest["generation"] / name).stat().st_size
     assert size > 0
-    open_index(target, embedder)  # the undamaged copy opens
+    open_index(target, fake_embedder)  # the undamaged copy opens
     for position in sorted({0, 1, size // 3, size // 2, size - 2, size - 1}):
         target, manifest = damaged_copies()
         flip(target / manifest["generation"] / name, position)
         with pytest.raises(IndexProblemError, match=re.escape(name)):
-            open_index(target, embedder)
+            open_index(target, fake_embedder)
     target, manifest = damaged_copies()
     (target / manifest["generation"] / name).write_bytes(b"")  # truncated to nothing
     with pytest.raises(IndexProblemError, match=re.escape(name)):
-        open_index(target, embedder)
+        open_index(target, fake_embedder)
 
 
-def test_flipped_byte_anywhere_in_the_manifest_is_named(damaged_copies, embedder):
+def test_flipped_byte_anywhere_in_the_manifest_is_named(damaged_copies, fake_embedder):
     target, _ = damaged_copies()
     original = (target / MANIFEST).read_bytes()
     for position in range(len(original)):
@@ -388,10 +460,10 @@ def test_flipped_byte_anywhere_in_the_manifest_is_named(damaged_copies, embedder
         damaged[position] ^= 0x01
         (target / MANIFEST).write_bytes(bytes(damaged))
         with pytest.raises(IndexProblemError, match=MANIFEST):
-            open_index(target, embedder)
+            open_index(target, fake_embedder)
     (target / MANIFEST).write_bytes(original[: len(original) // 2])
     with pytest.raises(IndexProblemError, match=MANIFEST):
-        open_index(target, embedder)
+        open_index(target, fake_embedder)
 
 
 # ---- 5. two writers, and readers during an ingest ---------------------------------------------------------------
@@ -417,7 +489,8 @@ def wait_until(condition, proc: subprocess.Popen, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_second_writer_is_refused_at_once(index, tmp_path, embedder):
+def test_second_writer_is_refused_at_once(real_index, tmp_path, embedder):
+    index = real_index
     path = write_jsonl(tmp_path / "slow.jsonl", news_articles(60, seed=11, tag="slow"))
     after = expected_after(index, embedder, path)
     other = write_jsonl(tmp_path / "other.jsonl", news_articles(2, seed=12, tag="other"))
@@ -442,7 +515,8 @@ def test_second_writer_is_refused_at_once(index, tmp_path, embedder):
     assert article_ids(index, embedder) == after
 
 
-def test_readers_keep_answering_during_an_ingest_and_then_see_the_new_article(index, tmp_path, embedder):
+def test_readers_keep_answering_during_an_ingest_and_then_see_the_new_article(real_index, tmp_path, embedder):
+    index = real_index
     path = tmp_path / "keeper.txt"
     path.write_text(
         "Lighthouse keeper retires\n\nThe last lighthouse keeper of Penrith retired on Friday after forty years. "

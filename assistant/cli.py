@@ -26,7 +26,11 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # a message is one line, also in a log
 
-IndexOpt = Annotated[Path | None, typer.Option("--index", help="Index folder (default: ./index).")]
+# A string, not a Path: a Path would fold milvus:http://host into milvus:http:/host.
+IndexOpt = Annotated[
+    str | None,
+    typer.Option("--index", help="Index folder (default: ./index), or milvus:FILE.db / milvus:http://host:19530."),
+]
 LLMOpt = Annotated[
     str | None,
     typer.Option("--llm", help="Answer with: none (extractive, default), openai (any compatible server), gguf."),
@@ -54,7 +58,7 @@ def json_line(obj: dict) -> str:
     return re.sub("[\u2028\u2029\x85\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def _settings(index: Path | None = None, **sections: dict[str, object]) -> Settings:
+def _settings(index: str | None = None, **sections: dict[str, object]) -> Settings:
     """Settings from the environment and the given flags (None: not given), validated alike; exit 2 if bad."""
     try:
         return load_settings(index={"dir": index}, **sections)
@@ -166,15 +170,16 @@ def ask(
     llm_path: LLMPathOpt = None,
 ) -> None:
     """Answer a question from the indexed articles, citing the sentences the answer rests on."""
-    from assistant.ingest import parse_date
     from assistant.retrieval.retriever import Filters
+    from assistant.text.dates import DateRangeError, date_range, parse_date
 
-    for name, value in (("--since", since), ("--until", until), ("--as-of", as_of)):
-        if value and not parse_date(value):
-            raise _fail(f"{name} expects a date like 2025-04-05, not '{value}'", 2)
-    if since and until and parse_date(since) > parse_date(until):
-        raise _fail(f"--since ({parse_date(since)}) is after --until ({parse_date(until)})", 2)
-    filters = Filters(sources=source or [], since=parse_date(since), until=parse_date(until), as_of=parse_date(as_of))
+    try:
+        first, last = date_range(since, until)
+    except DateRangeError as exc:
+        raise _fail(str(exc), 2) from None
+    if as_of and not parse_date(as_of):
+        raise _fail(f"--as-of expects a date like 2025-04-05, not '{as_of}'", 2)
+    filters = Filters(sources=source or [], since=first, until=last, as_of=parse_date(as_of))
     assistant = _assistant(_settings(index, llm=_llm_section(llm, llm_base_url, llm_model, llm_path)))
     # Questions from stdin are decoded leniently: one undecodable byte must not end a batch of questions.
     stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") if question == "-" else None
@@ -318,6 +323,33 @@ def chat(
         raise _fail(str(exc)) from None
     except OSError as exc:
         raise _fail(f"the chat page could not start: {exc}") from None
+
+
+index_app = typer.Typer(no_args_is_help=True, help="Manage indexes: copy one between backends.")
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("copy")
+def index_copy(
+    source: Annotated[str, typer.Argument(help="The index to copy: a folder, or milvus:FILE.db / milvus:http://...")],
+    destination: Annotated[str, typer.Argument(help="Where to copy it (created, or completed when it exists).")],
+) -> None:
+    """Copy an index with its vectors to another backend (FAISS folder <-> Milvus); nothing is embedded again."""
+    from assistant.index.copy import copy_index
+
+    settings = _settings()
+    rich_progress = _RichProgress()
+    try:
+        with rich_progress.bar:
+            report = copy_index(settings, source, destination, rich_progress)
+    except AssistantError as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"the index could not be saved: {exc}") from None
+    except KeyboardInterrupt:
+        err.print("interrupted: the destination keeps what was saved; run the same command again to go on")
+        raise typer.Exit(130) from None
+    err.print(report.summary())
 
 
 @app.command("eval")

@@ -30,16 +30,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+from assistant.ingest import read_file
 
 from assistant.embedding import Embedder
 from assistant.evaluation.metrics import contains_phrase
 from assistant.index.store import PassageStore
-from assistant.ingest import read_file
-from assistant.ingest.passages import sentence_spans, tokenized_passages
+from assistant.ingest.passages import tokenized_passages
 from assistant.pipeline import Assistant
 from assistant.quotes import extract_statements
 from assistant.retrieval.retriever import Retriever, passage_search_text
 from assistant.settings import EmbeddingSettings, Settings
+from assistant.text.sentences import sentence_spans
 
 # Issue 8's baseline: title + text, SentenceSplitter(256, 32), all-MiniLM-L6-v2 + FAISS flat, rank_bm25, RRF k=60.
 BASELINE = {

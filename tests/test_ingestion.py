@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from assistant.index.store import MANIFEST
-from assistant.ingest import clean_text, expand_paths, parse_date, read_file
+from assistant.ingest import clean_text, expand_paths, read_file
+from assistant.text.dates import parse_date
 from tests.conftest import SAMPLE_ARTICLE, SAMPLE_DIR
 
 MB = 1_000_000

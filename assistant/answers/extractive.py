@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from assistant.answers.relevance import relevance
 from assistant.answers.types import Answer, AnswerSentence, abstain, make_citation
 from assistant.embedding import Embedder
-from assistant.retrieval.retriever import Hit, bm25_tokens
+from assistant.retrieval.retriever import Hit
 
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|"
@@ -98,18 +99,10 @@ class ExtractiveAnswerer:
         """Set each candidate's support score (see the module docstring)."""
         if not candidates:
             return
-        vectors = self.embedder.embed([question] + [c.text for c in candidates])
-        cosines = vectors[1:] @ vectors[0]
-        terms = set(bm25_tokens([question])[0])
-        weights = {t: self.idf(t) for t in terms}
-        total = sum(weights.values()) or 1.0
-        for cand, cosine in zip(candidates, cosines, strict=True):
-            own = set(bm25_tokens([cand.text])[0])
-            context_text = cand.hit.article.text[max(cand.hit.passage.start, cand.start - 400) : cand.start]
-            context = set(bm25_tokens([context_text])[0]) if context_text else set()
-            covered = sum(w if t in own else 0.5 * w if t in context else 0.0 for t, w in weights.items())
-            coverage = covered / total if terms else 0.0
-            cand.score = float(0.5 * max(cosine, 0.0) + 0.5 * coverage)
+        contexts = [c.hit.article.text[max(c.hit.passage.start, c.start - 400) : c.start] for c in candidates]
+        scores = relevance(self.embedder, self.idf, question, [c.text for c in candidates], contexts)
+        for cand, score in zip(candidates, scores, strict=True):
+            cand.score = score
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         candidates = self.candidates(hits)

@@ -64,7 +64,8 @@ def rewrite_followup(question: str, history: list[str]) -> str:
                 return possessive if word in ("his", "hers", "their") else name
 
             return _PRONOUNS.sub(replace, question, count=1)
-    # "Who asked for that meeting?", "Since when?": too little to search on alone, so carry the context along.
+    # "Who asked for that meeting?", "Since when?": too little to search on alone, so the earlier question comes
+    # along as a second sentence ("Since when? What did Dmitriev say about sanctions?"): it finds the story.
     if _DEICTIC.search(question) or len(question.split()) <= 3:
-        return f"{question.rstrip()} (context: {previous})"
+        return f"{question.rstrip()} {previous}"
     return question

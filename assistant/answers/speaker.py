@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.answers.extractive import TIME_WORDS
+from assistant.answers.relevance import relevance
 from assistant.answers.types import Answer, AnswerSentence, abstain, make_citation
 from assistant.embedding import Embedder
 from assistant.index.store import PassageStore
 from assistant.ingest import Article
-from assistant.ingest.passages import Passage, sentence_spans
+from assistant.ingest.passages import Passage
 from assistant.quotes import Statement, match_speaker, parse_speaker_question
-from assistant.retrieval.retriever import Filters, Hit, bm25_tokens
+from assistant.retrieval.retriever import Filters, Hit
+from assistant.text.sentences import sentence_spans
 
 _ACCORDING_TO = re.compile(r"^(?P<rest>.+?),?\s+according to (?P<name>[^,?]+?)\s*\??$", re.IGNORECASE)
 _YES_NO = re.compile(r"^\s*(did|does|do|has|have|is|was|were)\b", re.IGNORECASE)
@@ -135,16 +137,9 @@ class SpeakerAnswerer:
     def rank(self, topic: str, found: list[SpeakerStatement]) -> None:
         """Relevance of the statement's own words (not the cue around them) to the topic: half cosine
         similarity, half idf-weighted topic-word coverage, the extractive answerer's recipe."""
-        texts = [item.statement.text for item in found]
-        vectors = self.embedder.embed([topic] + texts)
-        cosines = vectors[1:] @ vectors[0]
-        terms = set(bm25_tokens([topic])[0])
-        weights = {t: self.idf(t) for t in terms}
-        total = sum(weights.values()) or 1.0
-        for item, text, cosine in zip(found, texts, cosines, strict=True):
-            words = set(bm25_tokens([text])[0])
-            coverage = sum(w for t, w in weights.items() if t in words) / total if terms else 0.0
-            item.score = float(0.5 * max(cosine, 0.0) + 0.5 * coverage)
+        scores = relevance(self.embedder, self.idf, topic, [item.statement.text for item in found])
+        for item, score in zip(found, scores, strict=True):
+            item.score = score
         found.sort(key=lambda s: -s.score)
 
     def context_hit(self, item: SpeakerStatement) -> Hit:

@@ -2,10 +2,11 @@
 
 from assistant.chat.app import build_app, launch, serve
 from assistant.chat.collection import SAMPLE_QUESTIONS, ensure_index, example_questions, warm_up_in_background
-from assistant.chat.conversation import EXTRACTIVE_MODE, DateRangeError, parse_date_range, respond
+from assistant.chat.conversation import EXTRACTIVE_MODE, parse_date_range, respond
 from assistant.chat.render import render_answer, render_message, render_refusals, render_sources
 from assistant.chat.security import check_bind, check_port, is_loopback, load_auth, upload_name, upload_refusal
 from assistant.chat.uploads import upload
+from assistant.text.dates import DateRangeError
 
 __all__ = [
     "EXTRACTIVE_MODE",

@@ -3,43 +3,21 @@
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator
-from datetime import date
 
 from assistant.chat.render import render_message, render_notice, render_partial, render_user
 from assistant.errors import AssistantError, QuestionError
 from assistant.pipeline import Assistant
 from assistant.retrieval.retriever import Filters
+from assistant.text.dates import date_range
 
 EXTRACTIVE_MODE = "extractive (no LLM)"
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class DateRangeError(AssistantError):
-    """The since/until boxes do not hold a valid date range."""
 
 
 # ---- the filter boxes --------------------------------------------------------------------------------
-def parse_day(value: str | None, label: str) -> str:
-    """An ISO date from a YYYY-MM-DD box ("" when empty); DateRangeError with the box's name otherwise."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    try:
-        if not _DATE.match(value):
-            raise ValueError
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise DateRangeError(f"'{label}' expects a date like 2025-04-05, not '{value}'.") from None
-
-
 def parse_date_range(since: str | None, until: str | None) -> tuple[str, str]:
-    """The (since, until) ISO dates of the filter boxes, checked to be real dates in order."""
-    first, last = parse_day(since, "published since"), parse_day(until, "published until")
-    if first and last and first > last:
-        raise DateRangeError(f"'published since' ({first}) is after 'published until' ({last}).")
-    return first, last
+    """The (since, until) ISO dates of the filter boxes, read as `assistant ask --since/--until` reads them."""
+    return date_range(since, until, ("'published since'", "'published until'"))
 
 
 def make_filters(sources: list[str] | str | None, since: str | None, until: str | None) -> Filters:

@@ -12,10 +12,10 @@ import assistant as assistant_package
 from assistant.errors import AssistantError
 from assistant.index.store import FORMAT_VERSION, WriteLock, file_sha256
 from assistant.ingest import expand_paths
-from assistant.ingest.passages import sentence_spans
 from assistant.pipeline import Assistant, Progress
 from assistant.quotes import statement_rows
 from assistant.settings import Settings
+from assistant.text.sentences import sentence_spans
 
 META = "eval-index.json"  # written beside the index's manifest once a build has finished
 # Code that shapes an index beyond the settings. A change of the passage code is only reported (re-embedding a

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from assistant.embedding import Embedder
 from assistant.errors import AssistantError
-from assistant.index.store import PassageStore, WriteLock
+from assistant.index import Store, writing
 from assistant.ingest import Article, FileResult, expand_paths, read_file
-from assistant.ingest.passages import Passage, load_sentence_splitter, sentence_spans, tokenized_passages
+from assistant.ingest.passages import Passage, tokenized_passages
 from assistant.quotes import statement_rows
 from assistant.retrieval.retriever import passage_search_text
 from assistant.settings import Settings
+from assistant.text.sentences import load_sentence_splitter, sentence_spans
 
 CHECKPOINT_PASSAGES = 5000  # save at least this often on long ingests, so an interruption loses little
 # From this many new articles on, statements are extracted in a second process (below it, the splitting stage
@@ -64,7 +65,7 @@ class Progress:
 class Indexer:
     """Adds and removes articles: one writer at a time (the index folder's lock), checkpoints on long runs."""
 
-    def __init__(self, settings: Settings, embedder: Callable[[], Embedder], open_store: Callable[[], PassageStore]):
+    def __init__(self, settings: Settings, embedder: Callable[[], Embedder], open_store: Callable[[], Store]):
         self.settings = settings
         self._embedder = embedder  # called lazily: removing articles never loads the encoder
         self._open_store = open_store
@@ -79,8 +80,7 @@ class Indexer:
         started = time.perf_counter()
         report = IngestReport()
         max_bytes = int(self.settings.ingest.max_file_mb * 1e6)
-        with WriteLock(Path(self.settings.index.dir)):
-            store = self._open_store()
+        with writing(self.settings.index.dir, self._open_store) as store:
             fresh: list[Article] = []
             reusable: dict[str, object] = {}  # passage search text -> vector of passages being replaced
             files = list(expand_paths([Path(p) for p in paths]))
@@ -127,7 +127,7 @@ class Indexer:
         new_ids = {a.id for a in result.articles}
         old_ids = {aid for aid in store.article_ids_for_path(result.path) if aid not in new_ids}
         if old_ids:  # a changed file: its old articles go, but their vectors can be reused
-            old = [p for p in store.passages.values() if p.article_id in old_ids]
+            old = store.passages_of(list(old_ids))
             with_header = self.settings.passages.title_prefix
             for passage, vector in zip(old, store.vectors_for([p.id for p in old]), strict=True):
                 reusable[passage_search_text(passage, store.articles[passage.article_id], with_header)] = vector
@@ -191,7 +191,7 @@ class Indexer:
         report.passages_embedded += len(todo)
         return vectors
 
-    def _add(self, store: PassageStore, chunk, vectors, statements: list[list[dict]], report) -> None:
+    def _add(self, store: Store, chunk, vectors, statements: list[list[dict]], report) -> None:
         row = 0
         for (article, passages, _), found in zip(chunk, statements, strict=True):
             store.add(article, passages, vectors[row : row + len(passages)], found)
@@ -205,8 +205,7 @@ class Indexer:
 
     def remove(self, targets: Iterable[str]) -> list[Article]:
         """Delete articles by id or by the path they were ingested from; returns what was removed."""
-        with WriteLock(Path(self.settings.index.dir)):
-            store = self._open_store()
+        with writing(self.settings.index.dir, self._open_store) as store:
             removed: dict[str, Article] = {}  # every target is resolved first: an id and its file may both be named
             for target in targets:
                 path = str(Path(target).resolve())
@@ -217,6 +216,7 @@ class Indexer:
             store.remove(list(removed))
             store.save(self.snapshot())
         return list(removed.values())
+
 
 @contextmanager
 def _statements_runner(articles: int) -> Iterator[Executor]:

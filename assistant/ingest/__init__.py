@@ -2,7 +2,6 @@
 
 from assistant.ingest.articles import Article, FileResult, content_id
 from assistant.ingest.cleaning import clean_text
-from assistant.ingest.dates import parse_date
 from assistant.ingest.discovery import SIDECAR_SUFFIX, SUPPORTED_SUFFIXES, expand_paths
 from assistant.ingest.layout import GENERATION_NAME, INDEX_LOCK, INDEX_MANIFEST
 from assistant.ingest.passages import Passage, passage_header, tokenized_passages
@@ -20,7 +19,6 @@ __all__ = [
     "clean_text",
     "content_id",
     "expand_paths",
-    "parse_date",
     "passage_header",
     "read_file",
     "tokenized_passages",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from assistant.ingest.dates import parse_date
+from assistant.text.dates import parse_date
 
 # Invisible characters that can hide text from a reader but not from a model: zero-width, bidirectional
 # controls, Unicode tag characters and the other C0/C1 controls except newline and tab; also lone surrogates

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from assistant.ingest.articles import Article, FileResult, content_id
 from assistant.ingest.cleaning import clean_text, strip_furniture, strip_invisible
-from assistant.ingest.dates import parse_date
 from assistant.ingest.discovery import SIDECAR_SUFFIX, index_holding, is_article_file
+from assistant.text.dates import parse_date
 
 # The keys a .json/.jsonl record (or a sidecar) may give each article field under, read in this order: the first
 # that is present and not empty wins. docs/input-format.md lists them.

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from assistant.ingest.passages import sentence_spans
+from assistant.text.sentences import sentence_spans
 from assistant.text.vocabulary import NAME_PARTICLES, POSSESSIVE_ENDINGS, SUBJECT_PRONOUNS, is_abbreviation
 
 _OPENING_MARKS = {"“": "”", "«": "»", '"': '"', "‘": "’"}

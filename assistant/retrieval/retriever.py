@@ -17,77 +17,25 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
 
 import faiss
 import numpy as np
 
 from assistant.embedding import Embedder
-from assistant.index.store import PassageStore
-from assistant.ingest import Article, parse_date
+from assistant.index import Store
+from assistant.ingest import Article
 from assistant.ingest.passages import Passage, passage_header
 from assistant.settings import RetrievalSettings
+from assistant.text.dates import day_number, parse_date
+from assistant.text.sentences import sentences
+from assistant.text.terms import search_terms
 from assistant.text.timeframe import TimeFrame, time_frame
 
-# Question words, filler and the 'context' label of follow-up rewrites carry no topic; bm25s' English stop-word
-# list keeps them, so BM25 would reward any passage with "what".
-QUESTION_WORDS = {
-    "what", "who", "whom", "whose", "which", "when", "where", "why", "how", "did", "does", "do", "is", "are",
-    "was", "were", "about", "say", "said", "tell", "told", "think", "many", "much", "has", "have", "the",
-    "exactly", "actually", "really", "please", "me", "know", "context",
-}  # fmt: skip
 _WORD = re.compile(r"\w+")
 _SHINGLE = 5  # words per shingle when comparing passages for near-duplicates
-
-
-@cache
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s' (and scikit-learn's) token pattern
-_STEMS: dict[str, str | None] = {}  # word -> its stem; None for a stop word or a question word
-
-
-@cache
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
-@cache
-def _question_stems() -> frozenset[str]:
-    return frozenset(_stemmer().stemWord(w) for w in QUESTION_WORDS)
-
-
-def bm25_tokens(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stemmed tokens without English stop words and question words.
-
-    The same tokens as bm25s.tokenize(texts, stopwords="en", stemmer=PyStemmer english) minus the question words,
-    without its per-call overhead (progress bars, a stop-word set per text) and stemming each word once: the
-    answerer calls this for every candidate sentence, dozens of times per question.
-    """
-    stems = _STEMS
-    if len(stems) > 500_000:
-        stems.clear()
-    out = []
-    for text in texts:
-        words = _TOKEN.findall(text.lower())
-        new = [w for w in set(words) if w not in stems]
-        if new:
-            stop, question = _stopwords(), _question_stems()
-            for word, stem in zip(new, _stemmer().stemWords(new), strict=True):
-                stems[word] = None if (word in stop or stem in question) else stem
-        out.append([t for t in (stems[w] for w in words) if t is not None])
-    return out
-
-
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=[\"“‘'(]?[A-Z0-9])")
 
 
 def question_focus(query: str) -> str:
@@ -96,16 +44,8 @@ def question_focus(query: str) -> str:
     The scene-setting sentences find the story; the asking sentence's words are the ones the answer passage
     shares, so BM25 counts them once more (retrieval.focus_weight). '' for a one-sentence question.
     """
-    sentences = [p for p in _SENTENCE_BREAK.split(query.strip()) if p.strip()]
-    return sentences[-1] if len(sentences) > 1 else ""
-
-
-def _day(iso: str) -> int:
-    """Proleptic ordinal of an ISO date, 0 when empty or not a date."""
-    try:
-        return date.fromisoformat(iso[:10]).toordinal() if iso else 0
-    except ValueError:
-        return 0
+    found = sentences(query)
+    return found[-1] if len(found) > 1 else ""
 
 
 @dataclass
@@ -171,13 +111,16 @@ def near_duplicate(a: frozenset[str], b: frozenset[str], threshold: float) -> bo
 
 
 class Retriever:
-    """Ranks the passages of one PassageStore for a query; builds its BM25 index once per store."""
+    """Ranks the passages of one store for a query; for a FAISS folder builds its BM25 index once per store, a
+    Milvus store is asked for candidates (server.py) that are then ranked the same way."""
 
-    def __init__(self, store: PassageStore, embedder: Embedder, settings: RetrievalSettings, with_header: bool):
+    def __init__(self, store: Store, embedder: Embedder, settings: RetrievalSettings, with_header: bool):
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self.ids = np.array(sorted(store.passages), dtype=np.int64)
+        # A store that searches itself (Milvus) is asked for candidates; nothing below is built over its passages.
+        self.remote = bool(getattr(store, "searches_itself", False))
+        self.ids = np.array([] if self.remote else sorted(store.passages), dtype=np.int64)
         self._row_of = {int(pid): row for row, pid in enumerate(self.ids)}
         self._bm25 = None
         self._bm25_lock = threading.Lock()  # the chat's warm-up thread and a first question may both ask for it
@@ -185,7 +128,7 @@ class Retriever:
         self.with_header = with_header
         self.bm25_build_seconds = 0.0  # how long the lazy BM25 build took (reported by the benchmarks)
         articles = [self._article(int(pid)) for pid in self.ids]
-        self._published = np.array([_day(a.published) for a in articles], dtype=np.int64)
+        self._published = np.array([day_number(a.published) for a in articles], dtype=np.int64)
         self._source = np.array([a.source.lower() for a in articles], dtype=object)
         self._lead = np.array([self.store.passages[int(pid)].start == 0 for pid in self.ids], dtype=bool)
         self._shingle_cache: dict[int, frozenset[str]] = {}
@@ -210,7 +153,7 @@ class Retriever:
                     passage_search_text(self.store.passages[int(pid)], self._article(int(pid)), self.with_header)
                     for pid in self.ids
                 ]
-                tokens = bm25_tokens(texts)
+                tokens = search_terms(texts)
                 bm25 = bm25s.BM25(k1=self.settings.bm25_k1, b=self.settings.bm25_b)
                 if texts:
                     bm25.index(tokens, show_progress=False)
@@ -221,6 +164,8 @@ class Retriever:
 
     def warm_up(self) -> None:
         """Build what the configured mode needs before the first question (BM25 unless the mode is dense)."""
+        if self.remote:  # nothing to build: the server holds the indexes
+            return
         if self.settings.mode != "dense":
             self._bm25_index()
         s = self.settings
@@ -240,18 +185,21 @@ class Retriever:
         """BM25 inverse document frequency of a stemmed term. A term the index never contains weighs as much as one
         it contains once, not more: in a small collection "lost" may be absent while "cutting power" answers, and
         weighing it most made every sentence look unsupported."""
+        if self.remote:
+            n, df = len(self.store.passages), max(self.store.doc_freq([term])[term], 1)
+            return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         self._bm25_index()
         n, df = len(self.ids), max(self._doc_freq.get(term, 0), 1)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
 
     def bm25_scores(self, query: str, mask: np.ndarray | None) -> np.ndarray | None:
         """BM25 score of every passage row (0 outside the mask); None when the query has no searchable word."""
-        tokens = bm25_tokens([query])[0]
+        tokens = search_terms([query])[0]
         if not tokens or not len(self.ids):
             return None
         bm25 = self._bm25_index()
         scores = np.asarray(bm25.get_scores(tokens), dtype=np.float64)
-        focus = bm25_tokens([question_focus(query)])[0] if self.settings.focus_weight else []
+        focus = search_terms([question_focus(query)])[0] if self.settings.focus_weight else []
         if focus:
             scores += self.settings.focus_weight * np.asarray(bm25.get_scores(focus), dtype=np.float64)
         return np.where(mask, scores, 0.0) if mask is not None else scores
@@ -268,13 +216,17 @@ class Retriever:
         if filters.sources:
             mask &= np.isin(self._source, [s.lower() for s in filters.sources])
         if filters.since:
-            mask &= (self._published > 0) & (self._published >= _day(filters.since))
+            mask &= (self._published > 0) & (self._published >= day_number(filters.since))
         if filters.until:
-            mask &= (self._published > 0) & (self._published <= _day(filters.until))
+            mask &= (self._published > 0) & (self._published <= day_number(filters.until))
         return mask
 
     def allows_any(self, filters: Filters | None) -> bool:
         """Is any passage left by the filters (sources, dates)?"""
+        if self.remote:
+            from assistant.retrieval.server import filter_of
+
+            return self.store.count(filter_of(filters)) > 0
         mask = self._allowed_mask(filters)
         return len(self.ids) > 0 and (mask is None or bool(mask.any()))
 
@@ -298,25 +250,31 @@ class Retriever:
         inside = named is not None and week.first <= named.first and named.last <= week.last
         return named if inside else week
 
-    def published_within(self, frame: TimeFrame) -> np.ndarray:
-        """Per passage row: was its article published in the frame (or up to date_window_after days later)?"""
+    def published_within(self, frame: TimeFrame, published: np.ndarray | None = None) -> np.ndarray:
+        """Per passage row: was its article published in the frame (or up to date_window_after days later)?
+        A server's index answers with one flag: does any passage fall in it (all the router asks)."""
         first, last = frame.first.toordinal(), frame.last.toordinal() + self.settings.date_window_after
-        return (self._published > 0) & (self._published >= first) & (self._published <= last)
+        if published is None and self.remote:
+            return np.array([self.store.count(f"published >= {max(first, 1)} and published <= {last}") > 0])
+        published = self._published if published is None else published
+        return (published > 0) & (published >= first) & (published <= last)
 
-    def prior(self, frame: TimeFrame | None = None) -> np.ndarray:
-        """Multiplier per passage row: the date prior (when there is a time frame) times the lead-passage boost."""
+    def prior(self, frame: TimeFrame | None = None, lead=None, published=None) -> np.ndarray:
+        """Multiplier per passage row: the date prior (when there is a time frame) times the lead-passage boost;
+        of every passage, or of the rows whose lead flags and published days are given."""
         s = self.settings
-        weight = np.where(self._lead, s.lead_boost, 1.0) if s.lead_boost != 1.0 else np.ones(len(self.ids))
+        lead = self._lead if lead is None else lead
+        weight = np.where(lead, s.lead_boost, 1.0) if s.lead_boost != 1.0 else np.ones(len(lead))
         if frame is not None:
-            weight = weight * np.where(self.published_within(frame), 1.0, s.date_penalty)
+            weight = weight * np.where(self.published_within(frame, published), 1.0, s.date_penalty)
         return weight
 
-    def _shingles_of(self, pid: int) -> frozenset[str]:
-        found = self._shingle_cache.get(pid)
+    def _shingles_of(self, passage: Passage) -> frozenset[str]:
+        found = self._shingle_cache.get(passage.id)
         if found is None:
             if len(self._shingle_cache) > 50_000:
                 self._shingle_cache.clear()
-            found = self._shingle_cache[pid] = _shingles(self.store.passages[pid].text)
+            found = self._shingle_cache[passage.id] = _shingles(passage.text)
         return found
 
     # ---- rankings ---------------------------------------------------------------------------------
@@ -359,29 +317,43 @@ class Retriever:
         k = k or s.top_k
         mode = mode or s.mode
         depth = max(s.candidates, k)
-        if not len(self.ids):
-            return []
-        mask = self._allowed_mask(filters)
-        if mask is not None and not mask.any():
-            return []
         if as_of is None:
             as_of = filters.as_of if filters is not None else ""  # not `if filters`: as_of alone is falsy
-        prior = self.prior(self.time_frame(query, as_of))
+        frame = self.time_frame(query, as_of)
+        if self.remote:
+            from assistant.retrieval.server import server_pool
 
-        bm25_raw = self.bm25_scores(query, mask) if mode in ("bm25", "hybrid") else None
+            pool = server_pool(self, query, depth, filters, mode, frame)
+        else:
+            pool = self._local_pool(query, depth, filters, mode, frame)
+        return self._rank(pool, k, depth, mode) if pool is not None else []
+
+    def _local_pool(self, query: str, depth: int, filters: Filters | None, mode: str, frame) -> Pool | None:
+        """Every passage of the in-memory index as candidates: BM25 over all of them, the dense ones from FAISS."""
+        if not len(self.ids):
+            return None
+        mask = self._allowed_mask(filters)
+        if mask is not None and not mask.any():
+            return None
+        pool = Pool(self.ids, self.prior(frame), lambda row: self.store.passages[int(self.ids[row])])
+        pool.bm25 = self.bm25_scores(query, mask) if mode in ("bm25", "hybrid") else None
+        if mode in ("dense", "hybrid"):
+            pool.qvec = self.embedder.embed_query(query).reshape(1, -1).astype(np.float32)
+            allowed = self.ids[mask] if mask is not None else None
+            pool.dense = [(self._row_of[pid], cos) for pid, cos in self._dense_search(pool.qvec, depth, allowed)]
+        pool.article_vectors = lambda rows: self.article_vectors()[self._article_row[rows]]
+        return pool
+
+    def _rank(self, pool: Pool, k: int, depth: int, mode: str) -> list[Hit]:
+        """Fuse a pool's rankings (with its priors), then drop near-duplicates: the same for every store."""
+        s = self.settings
+        prior = pool.prior
+        bm25_raw = pool.bm25
         bm25_rows = _top_rows(bm25_raw * prior, depth) if bm25_raw is not None else np.zeros(0, dtype=np.int64)
         bm25_rank = {int(r): i for i, r in enumerate(bm25_rows)}
-
-        dense_cos: dict[int, float] = {}  # row -> cosine with the query
-        dense_rank: dict[int, int] = {}
-        qvec = None
-        if mode in ("dense", "hybrid"):
-            qvec = self.embedder.embed_query(query).reshape(1, -1).astype(np.float32)
-            allowed = self.ids[mask] if mask is not None else None
-            found = [(self._row_of[pid], cos) for pid, cos in self._dense_search(qvec, depth, allowed)]
-            dense_cos = dict(found)
-            ordered = sorted(found, key=lambda rc: -rc[1] * prior[rc[0]])
-            dense_rank = {row: i for i, (row, _) in enumerate(ordered)}
+        dense_cos = dict(pool.dense)  # row -> cosine with the query
+        ordered = sorted(pool.dense, key=lambda rc: -rc[1] * prior[rc[0]])
+        dense_rank = {row: i for i, (row, _) in enumerate(ordered)}
 
         if mode == "dense":
             fused = {row: cos * prior[row] for row, cos in dense_cos.items()}
@@ -393,39 +365,41 @@ class Retriever:
                 for row, rank in ranks.items():
                     fused[row] = fused.get(row, 0.0) + weight / (s.rrf_k + rank + 1)
         else:
-            fused = self._score_fusion(bm25_raw, bm25_rows, dense_cos, qvec, prior)
+            fused = self._score_fusion(pool, bm25_rows, dense_cos)
 
         order = sorted(fused, key=lambda row: -fused[row])
         hits: list[Hit] = []
         kept: list[frozenset[str]] = []
         for row in order:
-            pid = int(self.ids[row])
+            passage = pool.passage(row)
+            article = self.store.articles.get(passage.article_id)
+            if article is None:  # a passage whose article a writer is removing right now
+                continue
             if s.dedup:
-                shingles = self._shingles_of(pid)
+                shingles = self._shingles_of(passage)
                 if any(near_duplicate(shingles, other, s.dedup_threshold) for other in kept):
                     continue
                 kept.append(shingles)
-            hits.append(
-                Hit(self.store.passages[pid], self._article(pid), fused[row], dense_rank.get(row), bm25_rank.get(row))
-            )
+            hits.append(Hit(passage, article, fused[row], dense_rank.get(row), bm25_rank.get(row)))
             if len(hits) >= k:
                 break
         return hits
 
-    def _score_fusion(self, bm25_raw, bm25_rows, dense_cos: dict[int, float], qvec, prior) -> dict[int, float]:
+    def _score_fusion(self, pool: Pool, bm25_rows, dense_cos: dict[int, float]) -> dict[int, float]:
         """(bm25_weight * BM25/best BM25 + dense_weight * cosine + article_weight * the article's cosine) * prior
         over the union of both candidate lists.
 
-        Both scores are exact for every candidate: BM25 is scored for all passages anyway, and the cosine of a
+        Both scores are exact for every candidate: BM25 is scored for every candidate anyway, and the cosine of a
         passage only BM25 found is computed from its stored vector.
         """
         s = self.settings
+        qvec, bm25_raw = pool.qvec, pool.bm25
         rows = sorted(set(int(r) for r in bm25_rows) | set(dense_cos))
         if not rows:
             return {}
         missing = [r for r in rows if r not in dense_cos]
         if missing and qvec is not None and s.dense_weight:
-            vectors = self.store.vectors_for([int(self.ids[r]) for r in missing])
+            vectors = self.store.vectors_for([int(pool.ids[r]) for r in missing])
             for r, cos in zip(missing, vectors @ qvec[0], strict=True):
                 dense_cos[r] = float(cos)
         rows_arr = np.array(rows)
@@ -435,9 +409,23 @@ class Retriever:
         d = np.array([dense_cos.get(r, 0.0) for r in rows])
         fused = s.bm25_weight * b + s.dense_weight * d
         if s.article_weight and qvec is not None:
-            fused = fused + s.article_weight * (self.article_vectors()[self._article_row[rows_arr]] @ qvec[0])
-        fused = fused * prior[rows_arr]
+            fused = fused + s.article_weight * (pool.article_vectors(rows_arr) @ qvec[0])
+        fused = fused * pool.prior[rows_arr]
         return {r: float(f) for r, f in zip(rows, fused, strict=True)}
+
+
+@dataclass
+class Pool:
+    """The candidates of one question, each a row: its passage id, prior and (when ranked by them) BM25 score and
+    cosine; the local store's pool is every passage, a server's the passages its searches returned."""
+
+    ids: np.ndarray
+    prior: np.ndarray
+    passage: Callable[[int], Passage]
+    bm25: np.ndarray | None = None  # BM25 score per row (None: mode without BM25 or no searchable word)
+    dense: list[tuple[int, float]] = field(default_factory=list)  # (row, cosine) of the nearest, best first
+    qvec: np.ndarray | None = None
+    article_vectors: Callable[[np.ndarray], np.ndarray] | None = None  # article vector per row
 
 
 def _top_rows(scores: np.ndarray, depth: int) -> np.ndarray:

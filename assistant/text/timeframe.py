@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-_MONTHS = {name: i for i, name in enumerate(calendar.month_name) if name}
+from assistant.text.dates import MONTH_NAMES
+
+_MONTHS = {name: i for i, name in enumerate(MONTH_NAMES, 1)}
 _MONTHS |= {name[:3]: i for name, i in list(_MONTHS.items())} | {"Sept": 9}
 # Capitalised only, so that the verb "may" is no month; abbreviations may end with a dot.
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b(?!-)\.?"  # not "Mar-a-Lago"

@@ -1,12 +1,22 @@
-"""parse_date: an ISO date (YYYY-MM-DD) from whatever an article file gives as its date."""
+"""Dates: one reading of the dates in article files, command-line flags, the chat's date boxes and questions."""
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 from datetime import UTC, date, datetime
 
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+from assistant.errors import AssistantError
+
+MONTH_NAMES = tuple(name for name in calendar.month_name if name)  # "January" … "December"
+
+
+class DateRangeError(AssistantError):
+    """A date filter that is not a date, or a range whose start is after its end."""
+
+
+_MONTHS = "|".join(MONTH_NAMES)
 _DATELINE = re.compile(
     rf"^(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),?\s+)?"
     rf"(?:({_MONTHS})\s+(\d{{1,2}}),?\s+(\d{{4}})|(\d{{1,2}})\s+({_MONTHS}),?\s+(\d{{4}})|(\d{{4}}-\d{{2}}-\d{{2}}))$",
@@ -44,3 +54,29 @@ def parse_date(value: object) -> str:
         return datetime.strptime(f"{month} {day} {year}", "%B %d %Y").date().isoformat()
     except ValueError:
         return ""
+
+
+def date_range(
+    since: str | None, until: str | None, names: tuple[str, str] = ("--since", "--until")
+) -> tuple[str, str]:
+    """The ISO dates of a since/until filter ("" when empty), each read by parse_date; DateRangeError naming the
+    bad one (by `names`, the flag or the box it came from) or saying the range is backwards."""
+    found = []
+    for name, value in zip(names, (since, until), strict=True):
+        value = (value or "").strip()
+        iso = parse_date(value) if value else ""
+        if value and not iso:
+            raise DateRangeError(f"{name} expects a date like 2025-04-05, not '{value}'")
+        found.append(iso)
+    first, last = found
+    if first and last and first > last:
+        raise DateRangeError(f"{names[0]} ({first}) is after {names[1]} ({last})")
+    return first, last
+
+
+def day_number(iso: str) -> int:
+    """Proleptic ordinal of an ISO date, 0 when empty or not a date."""
+    try:
+        return date.fromisoformat(iso[:10]).toordinal() if iso else 0
+    except ValueError:
+        return 0

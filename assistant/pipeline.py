@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -12,9 +11,8 @@ import faiss
 from assistant.answers.router import Router
 from assistant.answers.types import Answer, StreamEvent
 from assistant.embedding import Embedder
-from assistant.errors import IndexProblemError
+from assistant.index import Store, open_store
 from assistant.index.indexer import Indexer, IngestReport, Progress
-from assistant.index.store import PassageStore
 from assistant.ingest import Article
 from assistant.retrieval.retriever import Filters, Retriever
 from assistant.settings import Settings
@@ -28,7 +26,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings()
         self._embedder = embedder
-        self._store: PassageStore | None = None
+        self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._retriever_lock = threading.RLock()  # one Retriever (and one BM25 build) per index generation
         self.indexer = Indexer(self.settings, lambda: self.embedder, self._open_store)
@@ -41,23 +39,11 @@ class Assistant:
             self._embedder = Embedder(self.settings.embedding)
         return self._embedder
 
-    def _open_store(self) -> PassageStore:
-        s = self.settings.index
-        for attempt in range(3):
-            try:
-                return PassageStore.open(
-                    s.dir, self.embedder.name, self.embedder.dimension, s.kind, s.hnsw_m, s.hnsw_ef_construction
-                )
-            except IndexProblemError:
-                # A writer may have saved twice while we were reading, deleting the generation we had opened:
-                # that is not damage, so try the new one; a real fault fails the same way every time.
-                if attempt == 2:
-                    raise
-                time.sleep(0.2)
-        raise AssertionError("unreachable")
+    def _open_store(self) -> Store:
+        return open_store(self.settings, self.embedder.name, self.embedder.dimension)
 
     @property
-    def store(self) -> PassageStore:
+    def store(self) -> Store:
         """The index as last saved; reopened when a writer has saved a newer generation since."""
         if self._store is None or self._store.current_generation() != self._store.generation:
             self._store = self._open_store()

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -25,7 +25,18 @@ class Section(BaseModel):
 
 
 class IndexSettings(Section):
-    dir: Path = Field(Path("index"), description="Folder holding the built index (ASSISTANT_INDEX_DIR).")
+    dir: Path | str = Field(
+        Path("index"),
+        description="Where the index is (ASSISTANT_INDEX_DIR): a folder (FAISS), or 'milvus:URI': 'milvus:./news.db' "
+        "(an embedded milvus-lite file) or 'milvus:http://host:19530' (a Milvus server; see MilvusSettings).",
+    )
+
+    @field_validator("dir", mode="before")
+    @classmethod
+    def _folder_or_milvus(cls, value: object) -> object:
+        """A folder is a Path; a milvus: location stays a string (a Path would fold 'http://' into 'http:/')."""
+        return value if isinstance(value, str) and value.startswith("milvus:") else Path(str(value))
+
     kind: Literal["flat", "hnsw"] = Field(
         "flat",
         description="FAISS index type: exact inner product, or approximate HNSW for large collections.",
@@ -37,6 +48,35 @@ class IndexSettings(Section):
         ge=8,
         description="HNSW build depth (only for kind=hnsw): FAISS's default 40 builds a graph that needs efSearch 256 "
         "for recall@10 0.97 on 100k clustered vectors; 80 reaches 0.996 at efSearch 64 (evals/scale_benchmark.py).",
+    )
+
+
+class MilvusSettings(Section):
+    collection: str = Field(
+        "news",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$",
+        description="Prefix of the index's collections in Milvus: NAME_passages and NAME_records.",
+    )
+    token: SecretStr | None = Field(
+        None, description="Milvus token, 'user:password' or an API key (ASSISTANT_MILVUS_TOKEN); never a flag."
+    )
+    database: str = Field("", description="Milvus database of the collections ('' = the server's default).")
+    timeout: float = Field(10.0, gt=0, description="Seconds before a Milvus call (connecting included) fails.")
+    index_type: Literal["AUTOINDEX", "FLAT", "IVF_FLAT", "HNSW"] = Field(
+        "AUTOINDEX",
+        description="Vector index of a new collection: FLAT (exact; what an embedded file uses for AUTOINDEX), "
+        "IVF_FLAT, HNSW (servers only) or AUTOINDEX (the server's choice). Sizes: docs/scale-out.md.",
+    )
+    nlist: int = Field(1024, ge=1, description="IVF_FLAT clusters of a new collection.")
+    nprobe: int = Field(32, ge=1, description="IVF_FLAT clusters searched per query.")
+    hnsw_ef: int = Field(128, ge=1, description="HNSW search depth (index_type=HNSW).")
+    shards: int = Field(1, ge=1, le=16, description="Shards of a new passages collection (servers: spreads ingest).")
+    bm25_overfetch: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="BM25 candidates asked of Milvus, as a multiple of retrieval.candidates: the date prior and lead "
+        "boost are applied after they return, so a few more keep the candidates those priors would have promoted.",
     )
 
 
@@ -221,6 +261,7 @@ class Settings(BaseSettings):
     )
 
     index: IndexSettings = Field(default_factory=IndexSettings)
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     passages: PassageSettings = Field(default_factory=PassageSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from assistant.text.dates import day_number
 
 PREFIX = "milvus:"
 SCAN_BATCH = 2000
+_CLIENTS: dict[tuple[str, str, str], object] = {}  # (uri, database, token) -> MilvusClient, see client
+_CLIENTS_LOCK = threading.Lock()
 
 
 def is_milvus(location) -> bool:
@@ -63,13 +67,27 @@ class MilvusConnection:
         self.uri = uri
         self.settings = settings
         self.embedded = not uri.startswith(("http://", "https://", "tcp://", "grpc://", "unix:"))
+        if self.embedded:  # one spelling per file: the process's client and lock are found by it
+            uri = str(Path(uri).expanduser().resolve())
+            self.uri = uri
         self.label = f"{PREFIX}{uri}"
         self._client = None
+        self._lock_fd: int | None = None
 
     @property
     def client(self):
+        """One client per URI and process, shared by every store opened on it (a reopened index, a copy's source
+        and its manifest check): an embedded file's lock must be taken once per process."""
         if self._client is None:
-            self._client = self._connect()
+            key = (
+                self.uri,
+                self.settings.database,
+                self.settings.token.get_secret_value() if self.settings.token else "",
+            )
+            with _CLIENTS_LOCK:
+                if key not in _CLIENTS:
+                    _CLIENTS[key] = self._connect()
+                self._client = _CLIENTS[key]
         return self._client
 
     def _connect(self):
@@ -89,6 +107,7 @@ class MilvusConnection:
             if path.is_dir():
                 raise IndexProblemError(f"{self.label} is a folder; an embedded Milvus index is a file such as news.db")
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._hold(path)
             uri = str(path)
         elif self.settings.token is not None:
             kwargs["token"] = self.settings.token.get_secret_value()
@@ -98,16 +117,29 @@ class MilvusConnection:
             with _quiet_stderr(self.embedded):
                 return MilvusClient(uri, **kwargs)
         except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds; each becomes one line
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
             raise self._problem(exc, "cannot be opened") from None
+
+    def _hold(self, path: Path) -> None:
+        """Lock an embedded file for this process, or fail at once: milvus-lite serves a file to one process, and a
+        second one that fails to open it deletes the first one's lock file (milvus-lite 2.5.1), so it is not relied
+        on. Held until close() or the process ends."""
+        fd = os.open(path.parent / f".{path.name}.assistant-lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise IndexLockedError(
+                f"{self.label} is open in another process (an embedded Milvus file serves one process: an ingest, "
+                "chat or ask); wait for it to finish, or serve the file over gRPC (docs/scale-out.md)"
+            ) from None
+        self._lock_fd = fd
 
     def _problem(self, exc: Exception, doing: str) -> IndexProblemError:
         text = str(getattr(exc, "message", "") or exc).splitlines()[0] if str(exc) else type(exc).__name__
         low = text.lower()
-        if self.embedded and ("opened by another" in low or "lock" in low or "milvus-lite" in low):
-            return IndexLockedError(
-                f"{self.label} is open in another process (an embedded Milvus file allows one: another ingest, "
-                "chat or ask); wait for it to finish, or serve the file with 'milvus-lite server'"
-            )
         if any(w in low for w in ("auth", "credential", "token", "permission", "denied", "unauthenticated")):
             return IndexProblemError(f"the Milvus server {self.uri} refused the token (ASSISTANT_MILVUS_TOKEN): {text}")
         if any(w in low for w in ("connect", "unavailable", "deadline", "timeout", "timed out", "fail to")):
@@ -175,7 +207,12 @@ class MilvusConnection:
         return found[0] if found else []
 
     def close(self) -> None:
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                self._client.close()
-            self._client = None
+        """Close this process's client of the URI (other stores on it reconnect) and release the file lock."""
+        with _CLIENTS_LOCK:
+            for key in [k for k, c in _CLIENTS.items() if k[0] == self.uri]:
+                with contextlib.suppress(Exception):
+                    _CLIENTS.pop(key).close()
+        self._client = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

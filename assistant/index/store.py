@@ -112,7 +112,7 @@ class WriteLock:
 
 
 class PassageStore:
-    """In-memory view of one index generation: articles, passages, statements and the FAISS index."""
+    """The FAISS folder store: one index generation in memory (articles, passages, statements, FAISS vectors)."""
 
     def __init__(
         self,
@@ -135,6 +135,8 @@ class PassageStore:
         self.next_id = 0
         self.generation = ""
         self.faiss = self._new_faiss()
+
+    searches_itself = False  # the retriever searches FAISS and its own BM25 index in memory
 
     # ---- FAISS -------------------------------------------------------------------------------------
     def _new_faiss(self) -> faiss.Index:
@@ -269,6 +271,11 @@ class PassageStore:
             self.articles.pop(aid, None)
             self.statements.pop(aid, None)
         return len(doomed)
+
+    def passages_of(self, article_ids: list[str]) -> list[Passage]:
+        """Passages of these articles, in id order."""
+        wanted = set(article_ids)
+        return [p for p in self.passages.values() if p.article_id in wanted]
 
     def article_ids_for_path(self, path: str) -> list[str]:
         """Articles ingested from the file `path`, or from any file under it when it is a folder."""

@@ -124,7 +124,8 @@ def _llm_record(record: dict, answer: Answer | None, seen: dict, checker: LLMAns
     record["model_sentences"] = []
     if answer is not None and answer.mode in ("llm", "extractive-fallback") and raw.strip():
         # Only supported sentences are shown: check the model's text again to see which failed and why.
-        checks = checker.check_reply(raw, answer.retrieved)
+        speaker = answer.retrieved[0].speaker if answer.retrieved and answer.retrieved[0].speaker else None
+        checks = checker.check_reply(raw, answer.retrieved, speaker)
         record["model_sentences"] = [
             {"text": c.text, "citations": c.citations, "supported": c.supported, "reason": c.reason} for c in checks
         ]

@@ -28,16 +28,23 @@ from assistant.ingest.passages import passage_header
 from assistant.retrieval.retriever import Hit
 
 
-def llm_passage(hit: Hit) -> str:
-    """A passage as the LLM (and the support check) sees it: title and date, the speaker if known, the text.
+def _passage_sentences(hit: Hit) -> list[str]:
+    """The passage's sentences, without those that read like instructions to a model."""
+    text = hit.article.text
+    if not hit.passage.sentences:
+        return [hit.passage.text]
+    return [text[s:e] for s, e in hit.passage.sentences if not INSTRUCTION_LIKE.search(text[s:e])]
+
+
+def llm_passage(hit: Hit, sentences: list[str] | None = None) -> str:
+    """A passage as the LLM (and the support check) sees it: title and date, the speaker if known, the text
+    (or the given subset of its sentences).
 
     Sentences that read like instructions to a model are left out: the fence already tells the model that
     passages are data, and this keeps a planted instruction from being read at all, or used as support.
     """
     said_by = f"Statement by {hit.speaker}: " if hit.speaker else ""
-    text = hit.article.text
-    kept = [text[s:e] for s, e in hit.passage.sentences if not INSTRUCTION_LIKE.search(text[s:e])]
-    body = " ".join(kept) if hit.passage.sentences else hit.passage.text
+    body = " ".join(_passage_sentences(hit) if sentences is None else sentences)
     return f"{passage_header(hit.article)}\n{said_by}{body}"
 
 
@@ -75,10 +82,12 @@ def _refuses_schema(llm: LLM) -> None:
 
 
 _SCHEMA_REFUSED = re.compile(r"response_format|json_schema|schema|grammar|HTTP 4(?:00|22)", re.IGNORECASE)
-# Passages shown to the model: fewer than retrieved, since every passage costs prompt time (~200 tokens, seconds on
-# a CPU); statements found for a "what did X say" question are short, so more of them fit.
+# Passages shown to the model: fewer than retrieved, since every passage costs prompt time (~100-200 tokens, seconds
+# on a CPU); the retriever's best three hold the answer for most questions (the rest stay for the fallback).
 MAX_MODEL_PASSAGES = 3
-MAX_MODEL_STATEMENTS = 5
+# Sentences of a passage the model reads: the ones closest to the question, in their order (a passage has 5-10).
+# The support check still reads whole passages, so a speaker named in a sentence left out is still known there.
+MAX_PROMPT_SENTENCES = 4
 
 
 class LLMAnswerer:
@@ -100,7 +109,24 @@ class LLMAnswerer:
 
     def model_hits(self, hits: list[Hit], speaker: str | None = None) -> list[Hit]:
         """The retrieved passages the model reads (the best ones; passage n of the prompt is hits[n - 1])."""
-        return hits[: MAX_MODEL_STATEMENTS if speaker else self.max_passages]
+        return hits[: self.max_passages]
+
+    def prompt_passages(self, question: str, hits: list[Hit]) -> list[str]:
+        """The passages as the prompt shows them: each cut to its MAX_PROMPT_SENTENCES sentences most similar to
+        the question, kept in order; every prompt token costs time before the first word on a CPU."""
+        sentences = [_passage_sentences(h) for h in hits]
+        long = [i for i, found in enumerate(sentences) if len(found) > MAX_PROMPT_SENTENCES]
+        if long:
+            pool = [s for i in long for s in sentences[i]]
+            vectors = self.embedder.embed([question, *pool])
+            similarity = vectors[1:] @ vectors[0]
+            start = 0
+            for i in long:
+                scores = similarity[start : start + len(sentences[i])]
+                start += len(sentences[i])
+                keep = sorted(np.argsort(-scores)[:MAX_PROMPT_SENTENCES])
+                sentences[i] = [sentences[i][k] for k in keep]
+        return [llm_passage(h, found) for h, found in zip(hits, sentences, strict=True)]
 
     def stream(self, question: str, hits: list[Hit], speaker: str | None = None) -> Iterator[str | Answer]:
         """Yields the model's sentences as they are written, each only once checked and supported, then the Answer.
@@ -116,9 +142,9 @@ class LLMAnswerer:
             yield answer
             return
         shown_hits = self.model_hits(hits, speaker)
-        passages = [llm_passage(h) for h in shown_hits]
+        passages = [llm_passage(h) for h in shown_hits]  # what the check reads: whole passages
         titles = [passage_header(h.article) for h in shown_hits]
-        fenced, boundary = fence(format_passages(passages))
+        fenced, boundary = fence(format_passages(self.prompt_passages(question, shown_hits)))
         structured = _takes_schema(self.llm)
         notes: list[str] = []
         reply = StructuredReply()

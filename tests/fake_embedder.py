@@ -26,9 +26,6 @@ class FakeEmbedder:
     dimension = 256
     max_tokens = 256
 
-    def __init__(self) -> None:
-        self.calls = 0  # texts embedded so far (tests of vector reuse count them)
-
     @staticmethod
     def _bucket(word: str) -> int:
         return zlib.crc32(word.encode("utf-8", "surrogatepass")) & 0x7FFFFFFF  # stable across runs, unlike hash()
@@ -55,7 +52,6 @@ class FakeEmbedder:
         """Normalised vectors, one row per text; token_ids (given by the indexer) are checked and ignored."""
         if token_ids is not None and len(token_ids) != len(texts):
             raise ValueError(f"{len(token_ids)} token id lists for {len(texts)} texts")
-        self.calls += len(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         # BM25's words (stemmed, without stop words and question words): without stop words' weight two unrelated
         # English sentences are nearly orthogonal, as they are for the real model.

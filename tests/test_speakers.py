@@ -107,3 +107,16 @@ def test_a_statement_in_two_wire_copies_is_quoted_once(tmp_path, embedder):
     answer = assistant.ask("What did Maria Lopez say about cuts?")
     assert answer.mode == "speaker"
     assert answer.answer.count("We will not accept cuts again") == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "words"),
+    [
+        ("What does the Kremlin think of security guarantees for Ukraine?", "may be acceptable"),
+        ("What is the White House's position on sanctions?", "White House said"),
+    ],
+)
+def test_an_institution_nobody_quotes_is_answered_from_the_articles_text(sample_assistant, question, words):
+    answer = sample_assistant.ask(question)
+    assert not answer.abstained and words in answer.answer
+    assert any(note.startswith("no statement by the") and "articles' own sentences" in note for note in answer.notes)

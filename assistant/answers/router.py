@@ -21,6 +21,7 @@ from assistant.answers.types import Answer, StreamEvent, abstain
 from assistant.embedding import Embedder
 from assistant.errors import AssistantError, LLMError, QuestionError
 from assistant.ingest import clean_text
+from assistant.quotes import asks_for_own_words
 from assistant.retrieval.retriever import Filters, Retriever
 from assistant.settings import Settings
 
@@ -102,6 +103,9 @@ class Router:
                 retriever.store, self.embedder, retriever.idf, self.settings.answer.max_sentences
             )
             attributed = speakers.find(standalone, filters)
+            unquoted = ""  # a speaker asked about whom no statement fits: the articles' own sentences may answer
+            if attributed is not None and not attributed[1] and not asks_for_own_words(standalone, attributed[0]):
+                unquoted, attributed = attributed[0], None
             if attributed is None:
                 speaker, hits = None, retriever.retrieve(standalone, k=k, filters=filters)
                 notes += _time_frame_notes(retriever, standalone, filters)
@@ -122,6 +126,11 @@ class Router:
                 for answer in answerer.stream(standalone, hits, speaker=speaker):
                     if isinstance(answer, str):  # LLMAnswerer yields checked text, then its Answer
                         yield StreamEvent(delta=answer)
+        if unquoted:
+            notes.append(
+                f"no statement by {unquoted} on this in the articles"
+                + ("" if answer.abstained else "; the answer quotes the articles' own sentences")
+            )
         done = time.perf_counter()
         answer.question = question
         answer.standalone_question = standalone

@@ -2,10 +2,11 @@
 
 from assistant.quotes.extract import extract_statements, statement_rows
 from assistant.quotes.gold import score_attribution
-from assistant.quotes.matching import match_speaker, parse_speaker_question, speaker_names
+from assistant.quotes.matching import asks_for_own_words, match_speaker, parse_speaker_question, speaker_names
 from assistant.quotes.statement import Kind, Statement
 
 __all__ = [
+    "asks_for_own_words",
     "Kind",
     "Statement",
     "extract_statements",

@@ -7,7 +7,16 @@ from collections.abc import Sequence
 
 from assistant.quotes.cast import near_spelling
 from assistant.quotes.statement import Statement
-from assistant.text.vocabulary import DETERMINERS, ROLE_HEADS, ROLE_WORDS, bare, is_nationality, role_stem, word_set
+from assistant.text.vocabulary import (
+    DETERMINERS,
+    ORG_WORDS,
+    ROLE_HEADS,
+    ROLE_WORDS,
+    bare,
+    is_nationality,
+    role_stem,
+    word_set,
+)
 
 _NAME_WORD = re.compile(r"[^\W\d_][\w\-’'.]*")  # a word of a name as written: "Trump’s", "J.", "Al-Sisi"
 
@@ -134,3 +143,29 @@ def _topic(rest: str) -> str:
         if m:
             return m.group("y").strip(" ,")
     return ""
+
+
+# Verbs that ask for someone's own words; "think", "believe", "feel", "make of" and the view nouns ask for a
+# position, which the articles may also report in their own words ("The Kremlin has rejected the plan").
+_WORDS_VERBS = re.compile(
+    r"\b(?:say|said|saying|claim|claimed|tell|told|state|stated|write|wrote|comment|commented|announce|announced|"
+    r"reply|replied|respond|responded|admit|admitted|stress|stressed|note|noted|add|added|have to say)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_own_words(question: str, speaker: str) -> bool:
+    """True when the question asks what a named person said ("What did Witkoff say after …?"): only their
+    statements can answer it. False for a position ("What does the Kremlin think of …?", "What is Zelensky's view
+    on …?") or a speaker named by institution or role ("the White House", "the foreign minister"), which the
+    articles' own sentences may answer when nobody is quoted."""
+    words = [bare(w) for w in speaker.split()]
+    is_person = (
+        bool(words)
+        and all(w[:1].isupper() for w in words)
+        and not any(w.lower() in ORG_WORDS or w.lower() in ROLE_WORDS or w.lower() in DETERMINERS for w in words)
+    )
+    if not is_person or _VIEW_QUESTION.match(re.sub(r"\s+", " ", question).strip()):
+        return False
+    head = question.split(speaker, 1)[-1] if speaker in question else question
+    return bool(_WORDS_VERBS.search(head))

@@ -42,6 +42,7 @@ ARTICLE_PART_CHARS = 16_000  # article text per record row: 4 bytes per characte
 LEASE_SECONDS = 600  # a server writer's lease; renewed at every save, taken over when older or its process is gone
 BATCH = 500  # rows per insert/upsert call
 MAX_TERM_CHARS = 200
+_ZERO = {"articles": 0, "passages": 0, "statements": 0, "tokens": 0}
 
 __all__ = ["PREFIX", "SCHEMA_VERSION", "MilvusStore"]
 
@@ -80,6 +81,7 @@ class MilvusStore:
         self._removed: set[str] = set()
         self._df_delta: Counter[str] = Counter()
         self._df_cache: dict[str, int] = {}
+        self._sequence: dict[str, int] = {}
 
     # ---- opening -------------------------------------------------------------------------------------------
     @classmethod
@@ -104,16 +106,22 @@ class MilvusStore:
             parts.setdefault(row["article_id"], []).append((row["number"], body.pop("text")))
             if row["number"] == 0:
                 heads[row["article_id"]] = body
-        for aid, head in heads.items():
+        skipped = set(manifest.get("pending_articles", [])) | set(manifest.get("pending_removal", []))
+        for aid in skipped:  # a save in progress (or interrupted) is adding or removing them
+            heads.pop(aid, None)
+            store.statements.pop(aid, None)
+        # In the order they were added, as a FAISS folder keeps them: answerers take the first of equal statements.
+        for aid, head in sorted(heads.items(), key=lambda item: (item[1].pop("seq", 0), item[0])):
             vector = head.pop("vector", "")
             if vector:
                 store._article_vectors[aid] = _vector_of(vector)
             text = "".join(t for _, t in sorted(parts[aid]))
             store.articles[aid] = Article(**{**head, "text": text, "id": aid})
-        for rows in store.statements.values():
-            rows.sort(key=lambda r: r.get("n", 0))
-            for row in rows:
-                row.pop("n", None)
+        statements, store.statements = store.statements, {}
+        for aid in store.articles:
+            if aid in statements:
+                rows = sorted(statements[aid], key=lambda r: r.get("n", 0))
+                store.statements[aid] = [{k: v for k, v in row.items() if k != "n"} for row in rows]
         return store
 
     def _check(self, manifest: dict) -> None:
@@ -177,6 +185,7 @@ class MilvusStore:
         vectors = np.asarray(vectors, dtype=np.float32).reshape(len(passages), self.dimension)
         mean = vectors.sum(axis=0) if len(passages) else np.zeros(self.dimension, dtype=np.float32)
         self._article_vectors[article.id] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        self._sequence[article.id] = time.time_ns()  # the order articles were added in (see open)
         self.articles[article.id] = article
         self.statements[article.id] = statements
         self._removed.discard(article.id)
@@ -220,23 +229,47 @@ class MilvusStore:
 
     # ---- saving ----------------------------------------------------------------------------------------------
     def save(self, settings_snapshot: dict | None = None) -> None:
-        """Write what changed since the last save, the manifest last; the caller holds the write lock."""
+        """Write what changed since the last save; the caller holds the write lock.
+
+        First the previous manifest again, naming the articles about to be added or removed (readers skip them, the
+        next writer's recover() finishes or undoes them), then the rows, then the new manifest."""
         from assistant.index.milvus_schema import ensure_collections
 
         ensure_collections(self)
         previous = self.read_manifest()
         if previous is not None:
             self._check(previous)
-        if self._removed:
-            removed = sorted(self._removed)
-            self._write_manifest(settings_snapshot, previous, pending_removal=removed)
-            self._delete_articles(removed)
+        removed = sorted(self._removed)
+        added = [article.id for article, *_ in self._pending_articles]
+        if removed or added:
+            base = previous or self._manifest(settings_snapshot, None, generation=0, counts=_ZERO, next_id=0)
+            pending = {**base, "pending_removal": removed, "pending_articles": added}
+            self.db.upsert(self.records_name, [_record("manifest", "meta", "", 0, json.dumps(pending))])
+        self._delete_articles(removed)
         for article, passages, vectors, statements in self._pending_articles:
             self._write_article(article, passages, vectors, statements)
         self._write_df()
         self._pending_articles, self._removed = [], set()
         self.passages.pending.clear()
-        self._write_manifest(settings_snapshot, previous)
+        self.counts["articles"] = len(self.articles)
+        self.counts["statements"] = sum(len(v) for v in self.statements.values())
+        number = int(previous["generation"]) + 1 if previous else 1
+        manifest = self._manifest(settings_snapshot, previous, number, self.counts, self.next_id)
+        self.db.upsert(self.records_name, [_record("manifest", "meta", "", number, json.dumps(manifest))])
+        self.generation = str(number)
+
+    def _manifest(self, settings_snapshot, previous: dict | None, generation: int, counts: dict, next_id: int) -> dict:
+        return {
+            "schema": SCHEMA_VERSION,
+            "generation": generation,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "embedder": {"name": self.embedder_name, "dimension": self.dimension},
+            "settings": settings_snapshot or (previous or {}).get("settings", {}),
+            "counts": dict(counts),
+            "next_passage_id": next_id,
+            "pending_removal": [],
+            "pending_articles": [],
+        }
 
     def _delete_articles(self, article_ids: list[str]) -> None:
         for first in range(0, len(article_ids), BATCH):
@@ -268,6 +301,7 @@ class MilvusStore:
         ]
         self.db.upsert(self.records_name, records)
         head = {k: v for k, v in article.to_dict().items() if k not in ("text", "id")}
+        head["seq"] = self._sequence.get(article.id, 0)
         head["vector"] = _vector_text(self._article_vectors.get(article.id, np.zeros(self.dimension)))
         text = article.text
         parts = [text[i : i + ARTICLE_PART_CHARS] for i in range(0, len(text), ARTICLE_PART_CHARS)] or [""]
@@ -298,32 +332,19 @@ class MilvusStore:
         self.db.upsert(self.records_name, rows)
         self._df_delta.clear()
 
-    def _write_manifest(self, settings_snapshot, previous: dict | None, pending_removal=None) -> None:
-        number = int(previous["generation"]) + 1 if previous else 1
-        self.counts["articles"] = len(self.articles)
-        self.counts["statements"] = sum(len(v) for v in self.statements.values())
-        manifest = {
-            "schema": SCHEMA_VERSION,
-            "generation": number,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "embedder": {"name": self.embedder_name, "dimension": self.dimension},
-            "settings": settings_snapshot or (previous or {}).get("settings", {}),
-            "counts": self.counts,
-            "next_passage_id": self.next_id,
-            "pending_removal": pending_removal or [],
-        }
-        self.db.upsert(self.records_name, [_record("manifest", "meta", "", number, json.dumps(manifest))])
-        self.generation = str(number)
-
     def recover(self) -> None:
-        """Before writing: delete what an interrupted save left (passages past the manifest's next id, articles whose
-        removal had begun), so the same command can go on."""
+        """Before writing: undo what an interrupted save began (articles it was adding, passages past the manifest's
+        next id) and finish the removals it began, so the same command can go on. BM25 document frequencies of the
+        interrupted batch may be off until those articles are ingested or removed again (docs/scale-out.md)."""
         manifest = self.read_manifest()
         if manifest is None:
             return
         self.db.delete(self.passages_name, f"id >= {int(manifest['next_passage_id'])}")
-        if manifest.get("pending_removal"):
-            self._removed |= set(manifest["pending_removal"])
+        added = manifest.get("pending_articles", [])
+        for first in range(0, len(added), BATCH):
+            chunk = expression_string(added[first : first + BATCH])
+            self.db.delete(self.records_name, f'kind in ["article", "statement"] and article_id in {chunk}')
+        self._removed |= set(manifest.get("pending_removal", []))
 
     # ---- BM25 statistics ---------------------------------------------------------------------------------------
     def doc_freq(self, terms: list[str]) -> dict[str, int]:

@@ -367,7 +367,7 @@ class Retriever:
         else:
             fused = self._score_fusion(pool, bm25_rows, dense_cos)
 
-        order = sorted(fused, key=lambda row: -fused[row])
+        order = sorted(fused, key=lambda row: (-fused[row], int(pool.ids[row])))  # ties: in passage id order
         hits: list[Hit] = []
         kept: list[frozenset[str]] = []
         for row in order:

@@ -84,8 +84,8 @@ def server_pool(retriever, query: str, depth: int, filters, mode: str, frame):
 
 
 def bm25_scores(store, texts: list[str], terms: list[str], k1: float, b: float) -> np.ndarray:
-    """BM25 (bm25s' 'lucene' variant, a query term counted as often as it occurs) of each text, with the whole
-    index's document frequencies and average length."""
+    """BM25 of each text as bm25s scores it ('lucene': no (k1 + 1) factor; a query term counts as often as it
+    occurs), with the whole index's document frequencies and average length."""
     n = max(len(store.passages), 1)
     average = max(store.counts["tokens"] / n, 1e-9)
     df = store.doc_freq(sorted(set(terms)))
@@ -97,5 +97,5 @@ def bm25_scores(store, texts: list[str], terms: list[str], k1: float, b: float) 
         for term in terms:
             tf = counts.get(term, 0)
             if tf and df[term]:
-                scores[row] += idf[term] * tf * (k1 + 1) / (tf + norm)
+                scores[row] += idf[term] * tf / (tf + norm)
     return scores

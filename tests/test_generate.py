@@ -9,9 +9,13 @@ import pytest
 from fake_llm import FakeLLM
 
 from assistant.answers.generate import LLMAnswerer
+from assistant.answers.llm import stream_answer
+from assistant.answers.prompting import fence, format_passages, render_messages
+from assistant.answers.structured import StructuredReply, response_format
 from assistant.answers.types import ABSTAIN_ANSWER
 from assistant.errors import LLMError
 from assistant.pipeline import Assistant
+from tests.conftest import make_settings
 
 # Not a "what did X say" question: plain retrieval.
 QUESTION = "Did Dmitriev ask for relief from Western sanctions in the Washington talks?"
@@ -127,8 +131,6 @@ def test_checked_sentences_stream_while_the_model_writes(sample_assistant, fake_
 
 @pytest.mark.llm
 def test_openai_backend_answers_the_example_through_a_real_server(sample_index, embedder, llm_server_url):
-    from tests.conftest import make_settings
-
     settings = make_settings(sample_index)
     settings.llm.backend, settings.llm.base_url, settings.llm.timeout = "openai", llm_server_url, 120
     events = list(Assistant(settings, embedder).ask_stream(QUESTION))
@@ -225,3 +227,60 @@ def test_condensed_follow_up_that_copies_the_fence_or_is_no_question_is_replaced
         answer = sample_assistant.ask("And about NATO?", history=earlier)
         assert answer.standalone_question == "What did Dmitriev say about NATO?"
         assert any("rewritten by rules" in note for note in answer.notes)
+
+
+# --- the structured path with the real small model (SmolLM2-135M), in-process and over HTTP ---------------------
+
+
+def _grammar_reply(llm) -> StructuredReply:
+    """The model's reply to a real answer prompt sent with the JSON schema, read as it streams."""
+    fenced, boundary = fence(format_passages(["Dmitriev met Witkoff in Washington on Wednesday."]))
+    messages = render_messages("answer", passages=fenced, boundary=boundary, question="Where did Dmitriev meet?")
+    reply = StructuredReply()
+    for delta in stream_answer(llm, messages, response_format=response_format(1)):
+        reply.feed(delta)
+    return reply
+
+
+def _assert_checked_structured_answers(assistant: Assistant) -> None:
+    """Ask a plain and a follow-up question: whatever the tiny model wrote, nothing unchecked or echoed is shown."""
+    titles = {h.article.title.lower() for h in assistant.retriever.retrieve(QUESTION)}
+    for question, history in ((QUESTION, []), ("And about NATO?", ["What did Dmitriev say about sanctions?"])):
+        events = list(assistant.ask_stream(question, history=history))
+        answer, streamed = events[-1].answer, "".join(e.delta for e in events)
+        broken = [n for n in answer.notes if "LLM failed" in n or "not available" in n or "JSON schema" in n]
+        assert not broken, broken  # the model answered through the schema; the test did not pass on a fallback alone
+        assert "BEGIN DATA" not in answer.standalone_question and "END DATA" not in answer.standalone_question
+        assert all(s.supported for s in answer.sentences)
+        if answer.mode == "llm" and not answer.abstained:
+            assert streamed == answer.answer
+            assert not any(t in s.text.lower() for s in answer.sentences for t in titles)
+            assert "DATA" not in answer.answer
+
+
+@pytest.mark.llm
+def test_gguf_backend_follows_the_json_schema_in_process(sample_index, embedder, gguf_path):
+    pytest.importorskip("xllamacpp")
+    settings = make_settings(sample_index)
+    settings.llm.backend, settings.llm.path, settings.llm.context_window = "gguf", gguf_path, 2048
+    settings.llm.max_tokens, settings.llm.temperature, settings.llm.timeout = 96, 0.0, 180
+    assistant = Assistant(settings, embedder)
+    llm = assistant.router.load_llm([])
+    try:
+        reply = _grammar_reply(llm)
+        assert reply.is_json and reply.text.lstrip().startswith("{")  # llama.cpp's grammar made it JSON
+        assert all(p == [1] for _, p in reply.sentences)  # the schema allows passage 1 only
+        _assert_checked_structured_answers(assistant)
+    finally:
+        llm.close()
+
+
+@pytest.mark.llm
+def test_openai_backend_sends_the_json_schema_to_a_real_server(sample_index, embedder, llm_server_url):
+    settings = make_settings(sample_index)
+    settings.llm.backend, settings.llm.base_url = "openai", llm_server_url
+    settings.llm.max_tokens, settings.llm.temperature, settings.llm.timeout = 96, 0.0, 180
+    assistant = Assistant(settings, embedder)
+    reply = _grammar_reply(assistant.router.load_llm([]))
+    assert reply.is_json and all(p == [1] for _, p in reply.sentences)
+    _assert_checked_structured_answers(assistant)

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 
 from assistant.answers.llm import GGUFLLM, complete_text, make_llm, stream_answer
 from assistant.answers.prompting import PromptError, fence, format_passages, render_messages, render_prompt
-from assistant.answers.support import check_support, split_cited_sentences
+from assistant.answers.structured import StructuredReply, answer_schema
+from assistant.answers.support import check_support, split_cited_sentences, structured_sentences
 from assistant.errors import LLMError
 from assistant.settings import LLMSettings
 
@@ -247,3 +248,40 @@ def test_markers_naming_no_retrieved_passage(passages: list[str], embed) -> None
         ([], False, "cites no retrieved passage"),
         ([], False, "no citation"),
     ]
+
+
+# --- structured replies -----------------------------------------------------------------------------------------
+
+
+def test_structured_reply_hands_out_each_sentence_once_its_object_closes() -> None:
+    text = '```json\n{"sentences": [{"passages": [2], "text": "Dmitriev met \\"Witkoff\\"."}, {"passages": [1, 3], "te'
+    reply, seen = StructuredReply(), []
+    for i in range(0, len(text), 3):
+        seen += reply.feed(text[i : i + 3])
+    assert reply.is_json and seen == [('Dmitriev met "Witkoff".', [2])] and not reply.closed
+    assert reply.feed('xt": "Talks went on."}]}') == [("Talks went on.", [1, 3])] and reply.closed
+    assert not reply.abstained
+    empty = StructuredReply()
+    empty.feed('{"sentences": []}')
+    assert empty.abstained
+    markers = StructuredReply()
+    assert markers.feed("  Dmitriev met Witkoff [1].") == [] and markers.is_json is False
+    schema = answer_schema(3)["properties"]["sentences"]["items"]["properties"]["passages"]
+    assert schema["items"]["enum"] == [1, 2, 3] and schema["minItems"] == 1
+
+
+def test_sentences_that_copy_the_prompt_are_unsupported(passages: list[str], embed) -> None:
+    title = "Top Russian official sees positive dynamic in talks"
+    with_titles = [f"{title}\n{p}" for p in passages]
+    copied = check_support(
+        f"{title} [1]. Top Russian official sees positive [1]. BEGIN DATA 0f0f [1]. Then 0123abcd came [1].",
+        with_titles,
+        embed,
+        titles=[title],
+        boundary="0123abcd",
+    )
+    assert [c.supported for c in copied] == [False] * 4
+    assert "repeats a passage title" in copied[0].reason and "repeats a passage title" in copied[1].reason
+    assert "fence" in copied[2].reason and "fence" in copied[3].reason
+    split = structured_sentences([("Dmitriev met Witkoff [2]. He left.", [1, 9])], 2)
+    assert split == [("Dmitriev met Witkoff.", [1], True), ("He left.", [1], True)]

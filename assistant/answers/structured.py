@@ -82,7 +82,7 @@ class StructuredReply:
         if self.is_json is None:
             head = self.text.lstrip()
             head = head.removeprefix("```json").removeprefix("```").lstrip()
-            if head:
+            if head and not "```json".startswith(self.text.lstrip()):  # wait while a code fence may be opening
                 self.is_json = head.startswith("{")
         if not self.is_json or self.closed:
             return []

@@ -1,0 +1,86 @@
+"""The Milvus backend through a server on 127.0.0.1 (the client path of a cluster), with the real model and the real
+command: the example question cites the same sentences as over a FAISS folder; a killed ingest goes on."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from milvus_server import milvus_server
+
+from tests.conftest import SAMPLE_DIR
+
+pytest.importorskip("milvus_lite", reason="pip install -e '.[milvus]'")
+pytestmark = pytest.mark.slow
+
+EXAMPLE = "What did Dmitriev say about sanctions?"
+
+
+def assistant(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", "from assistant.cli import main; main()", *map(str, args)],
+        capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def citations(done: subprocess.CompletedProcess) -> list[tuple[str, str, int]]:
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    return [(c["article_id"], c["quote"], c["start"]) for c in answer["citations"]]
+
+
+def test_the_example_question_cites_the_same_sentences_on_faiss_embedded_milvus_and_a_milvus_server(tmp_path):
+    faiss_dir, embedded = tmp_path / "index", f"milvus:{tmp_path / 'news.db'}"
+    for index in (faiss_dir, embedded):
+        assert assistant("ingest", SAMPLE_DIR, "--index", index).returncode == 0
+    expected = citations(assistant("ask", EXAMPLE, "--index", faiss_dir, "--json"))
+    assert expected and all("sanction" in quote.lower() for _, quote, _ in expected)
+    assert citations(assistant("ask", EXAMPLE, "--index", embedded, "--json")) == expected
+    with milvus_server(tmp_path / "served.db") as uri:
+        assert assistant("ingest", SAMPLE_DIR, "--index", f"milvus:{uri}").returncode == 0
+        assert citations(assistant("ask", EXAMPLE, "--index", f"milvus:{uri}", "--json")) == expected
+        copied = assistant("index", "copy", f"milvus:{uri}", tmp_path / "back")
+        assert copied.returncode == 0 and "(0 embedded)" in copied.stderr
+    assert citations(assistant("ask", EXAMPLE, "--index", tmp_path / "back", "--json")) == expected
+
+
+def test_a_killed_ingest_into_a_server_leaves_it_usable_and_the_same_command_goes_on(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = (SAMPLE_DIR / "dmitriev-us-russia-relations-2025-04-05.txt").read_text(encoding="utf-8")
+    records = [
+        {"title": f"Report {n}", "text": f"Report number {n}. {text}", "published": "2025-04-05"} for n in range(40)
+    ]
+    (corpus / "reports.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with milvus_server(tmp_path / "served.db") as uri:
+        index = f"milvus:{uri}"
+        # a checkpoint every 20 passages, so that a kill falls between two of them
+        code = "import assistant.index.indexer as i; i.CHECKPOINT_PASSAGES = 20; from assistant.cli import main; main()"
+        ingest = subprocess.Popen(
+            [sys.executable, "-c", code, "ingest", str(corpus), "--index", index],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and ingest.poll() is None:  # kill once a first checkpoint is saved
+            listed = assistant("list", "--index", index, "--json")
+            if listed.returncode == 0 and listed.stdout.strip():
+                break
+            time.sleep(1)
+        assert ingest.poll() is None, "the ingest ended before it could be killed"
+        ingest.send_signal(signal.SIGKILL)
+        ingest.wait()
+        kept = assistant("list", "--index", index, "--json")
+        assert kept.returncode == 0
+        saved = len(kept.stdout.splitlines())
+        assert 0 < saved < len(records)
+        resumed = assistant("ingest", corpus, "--index", index)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "(0 embedded)" not in resumed.stderr
+        final = assistant("list", "--index", index, "--json")
+        assert len(final.stdout.splitlines()) == len(records)
+        assert citations(assistant("ask", EXAMPLE, "--index", index, "--json"))

@@ -1,4 +1,5 @@
-"""Scale benchmark of the FAISS index kinds (setting index.kind) on synthetic collections.
+"""Scale benchmark of the FAISS index kinds (setting index.kind) and of the Milvus backend (--backends milvus, on
+embedded milvus-lite: evals/scale_milvus.py) on synthetic collections.
 
 Synthetic passages: unit vectors of the embedder's dimension (384) in two levels like news, topics and stories
 around them, with the spreads chosen so that the cosines of a query's 1st/10th/100th nearest passages resemble
@@ -11,6 +12,8 @@ size, the same layout the store writes, IndexIDMap2 included), single-query p50/
 against exact search.
 
     nice -n 10 .venv/bin/python evals/scale_benchmark.py --sizes 100000 1000000 --out evals/runs/scale.json
+    nice -n 10 .venv/bin/python evals/scale_benchmark.py --sizes 100000 1000000 --backends milvus \
+        --out evals/runs/scale-milvus.json
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from scale_milvus import run_milvus
 
 
 def clustered_vectors(
@@ -115,8 +119,10 @@ def run_size(n: int, args) -> dict:
     print(f"{n:>9} flat  build {flat_build:7.1f}s  p50 {np.percentile(times, 50):6.2f} ms", flush=True)
     flat_bytes = index_bytes(flat)
     del flat
+    if "milvus" in args.backends:
+        result["milvus"] = run_milvus(n, data, queries, truth, args)
 
-    for kind in args.kinds:
+    for kind in args.kinds if "faiss" in args.backends else []:
         if kind == "flat":
             continue
         settings = args.hnsw_m if kind == "hnsw" else [int(4 * np.sqrt(n))]
@@ -188,6 +194,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000, help="queries for recall")
     parser.add_argument("--latency-queries", type=int, default=300, help="queries timed one by one")
     parser.add_argument("--threads", type=int, default=2, help="FAISS threads for building (search uses 1)")
+    parser.add_argument("--backends", nargs="+", default=["faiss"], choices=["faiss", "milvus"])
+    parser.add_argument("--milvus-index", nargs="+", default=["FLAT", "IVF_FLAT"], choices=["FLAT", "IVF_FLAT"])
+    parser.add_argument("--milvus-nprobe", type=int, default=32, help="IVF_FLAT clusters searched per query")
+    parser.add_argument("--milvus-dir", type=Path, default=None, help="where the milvus-lite files go (default /tmp)")
+    parser.add_argument("--keep-milvus", action="store_true", help="keep the milvus-lite files")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
     args = parser.parse_args()
     results = {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "faiss": faiss.__version__, "sizes": []}

@@ -30,11 +30,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from assistant.ingest import read_file
 
 from assistant.embedding import Embedder
 from assistant.evaluation.metrics import contains_phrase
+from assistant.index import is_milvus
 from assistant.index.store import PassageStore
+from assistant.ingest import read_file
 from assistant.ingest.passages import tokenized_passages
 from assistant.pipeline import Assistant
 from assistant.quotes import extract_statements
@@ -292,7 +293,9 @@ def print_table(title: str, rows: dict[str, dict], extra: str = "") -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmark", type=Path, required=True, help="folder with articles.jsonl, questions.jsonl")
-    parser.add_argument("--index", type=Path, required=True, help="an index of the benchmark's articles.jsonl")
+    parser.add_argument(
+        "--index", required=True, help="an index of the benchmark's articles.jsonl (a folder, or milvus:URI)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="a seeded sample of N questions (quality)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latency-questions", type=int, default=100, help="questions timed one by one (0: skip)")
@@ -307,7 +310,7 @@ def main() -> int:
 
     settings = Settings()
     settings.index.dir = args.index
-    if not (args.index / "manifest.json").exists():
+    if not is_milvus(args.index) and not (Path(args.index) / "manifest.json").exists():
         print(f"no index in {args.index}: build it with 'assistant eval --benchmark {args.benchmark}'", file=sys.stderr)
         return 2
     assistant = Assistant(settings)

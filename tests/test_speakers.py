@@ -120,3 +120,21 @@ def test_an_institution_nobody_quotes_is_answered_from_the_articles_text(sample_
     answer = sample_assistant.ask(question)
     assert not answer.abstained and words in answer.answer
     assert any(note.startswith("no statement by the") and "articles' own sentences" in note for note in answer.notes)
+
+
+@pytest.mark.parametrize(
+    ("question", "speaker"),
+    [
+        ("What did the Russian negotiator say about NATO?", "Kirill Dmitriev"),  # a role only he has
+        ("What did the Russian Foreign Ministry say?", "Rodion Miroshnik"),  # an institution, through its envoy
+    ],
+)
+def test_a_speaker_named_by_role_or_institution_is_found(sample_assistant, question, speaker):
+    answer = sample_assistant.ask(question)
+    assert answer.mode == "speaker" and answer.citations
+    assert all(c.speaker == speaker for c in answer.citations)
+
+
+def test_an_institution_is_not_another_of_the_same_kind(sample_assistant):
+    answer = sample_assistant.ask("What did the Russian Foreign Ministry say?")
+    assert not any("Defence Ministry" in c.speaker for c in answer.citations)

@@ -94,6 +94,7 @@ class Router:
         if not retriever.store.passages:
             raise AssistantError(f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first")
         retrieved = started
+        unquoted = ""  # a speaker asked about whom no statement fits: the articles' own sentences may answer
         if not retriever.allows_any(filters):  # say so, rather than "no statement by X" or a bare abstention
             notes.append(f"no article matches the filters ({filters.describe()})")
             answer = abstain(standalone)
@@ -103,7 +104,6 @@ class Router:
                 retriever.store, self.embedder, retriever.idf, self.settings.answer.max_sentences
             )
             attributed = speakers.find(standalone, filters)
-            unquoted = ""  # a speaker asked about whom no statement fits: the articles' own sentences may answer
             if attributed is not None and not attributed[1] and not asks_for_own_words(standalone, attributed[0]):
                 unquoted, attributed = attributed[0], None
             if attributed is None:

@@ -13,7 +13,7 @@ from assistant.embedding import Embedder
 from assistant.index.store import PassageStore
 from assistant.ingest import Article
 from assistant.ingest.passages import Passage
-from assistant.quotes import Statement, match_speaker, parse_speaker_question
+from assistant.quotes import Statement, match_speakers, parse_speaker_question
 from assistant.retrieval.retriever import Filters, Hit
 from assistant.text.sentences import sentence_spans
 
@@ -53,9 +53,8 @@ def statements_of(store: PassageStore, name: str, filters: Filters | None = None
         if article is None or (filters and not filters.allows(article)):
             continue
         statements = [Statement(**{k: v for k, v in row.items() if k != "article_id"}) for row in rows]
-        speaker = match_speaker(name, statements)
-        if speaker:
-            found += [SpeakerStatement(s, article) for s in statements if s.speaker == speaker]
+        speakers = match_speakers(name, statements)
+        found += [SpeakerStatement(s, article) for s in statements if s.speaker in speakers]
     return found
 
 

@@ -2,7 +2,13 @@
 
 from assistant.quotes.extract import extract_statements, statement_rows
 from assistant.quotes.gold import score_attribution
-from assistant.quotes.matching import asks_for_own_words, match_speaker, parse_speaker_question, speaker_names
+from assistant.quotes.matching import (
+    asks_for_own_words,
+    match_speaker,
+    match_speakers,
+    parse_speaker_question,
+    speaker_names,
+)
 from assistant.quotes.statement import Kind, Statement
 
 __all__ = [
@@ -11,6 +17,7 @@ __all__ = [
     "Statement",
     "extract_statements",
     "match_speaker",
+    "match_speakers",
     "parse_speaker_question",
     "score_attribution",
     "speaker_names",

@@ -172,5 +172,6 @@ def _nested_statements(text: str, st: Statement, speaker: Entity, cast: Cast, pa
         opener = max((b.end() for b in re.finditer(r"[.;:!?]\s+|\bthat\s+", before)), default=0)
         after = re.search(r"[,;.!?]|$", st.text[m.end() :])
         s, e = st.start + opener, st.start + m.end() + after.start()
-        found.append(Statement(ent.name, "reported", s, e, text[s:e], m.group().strip(" ,"), " ".join(words)))
+        cue, roles = m.group().strip(" ,"), " ".join(sorted(ent.roles))
+        found.append(Statement(ent.name, "reported", s, e, text[s:e], cue, " ".join(words), roles))
     return found

@@ -14,6 +14,7 @@ from assistant.text.vocabulary import (
     ROLE_WORDS,
     bare,
     is_nationality,
+    is_plural_role,
     role_stem,
     word_set,
 )
@@ -45,6 +46,8 @@ def _normalise_name(name: str) -> list[str]:
     """Lower-case name words without possessives, titles or articles: "President Trump's" -> ["trump"]."""
     words = [w.lower().rstrip(".") for w in _name_words(name)]
     words = [w for w in words if w not in DETERMINERS]
+    if words and words[-1] in ORG_WORDS:  # an institution's name keeps every word: "Russian Foreign Ministry"
+        return words
     while len(words) > 1 and (w := words[0]) and (w in ROLE_WORDS or is_nationality(w)):
         words = words[1:]
     return words
@@ -72,17 +75,47 @@ def match_speaker(name: str, statements: Sequence[Statement]) -> str | None:
             elif words and len(query) == 1 and near_spelling(query[0], words[-1]):
                 scored.append((1, counts[canon], canon))
     if not scored:
-        return _match_by_role(query, statements)
+        return _match_by_role(_role_words(name), statements)
     return max(scored)[2]
 
 
 def _match_by_role(query: list[str], statements: Sequence[Statement]) -> str | None:
-    """A role ("the special envoy") -> the one speaker the article's cues called that, if only one."""
+    """A role ("the special envoy") -> the one speaker the article's cues or appositions call that, if only one."""
     wanted = {role_stem(w) for w in query}
     if not wanted & ROLE_HEADS:
         return None
-    hits = {st.speaker for st in statements if wanted <= {role_stem(w) for w in st.mention.split()}}
-    return hits.pop() if len(hits) == 1 else None
+    hits = _holders(wanted, statements)
+    return hits[0] if len(hits) == 1 else None
+
+
+def _role_words(name: str) -> list[str]:
+    """Every lower-cased word of a speaker phrase but articles: "the US special envoy" -> ["us", "special", "envoy"]."""
+    return [w.lower() for w in _name_words(name) if w.lower() not in DETERMINERS]
+
+
+def _holders(wanted: set[str], statements: Sequence[Statement]) -> list[str]:
+    """Speakers whose roles and affiliations in the article include every wanted word, most quoted first."""
+    counts: dict[str, int] = {}
+    for st in statements:
+        if wanted <= {role_stem(w) for w in st.mention.split()} | set(st.roles.split()):
+            counts[st.speaker] = counts.get(st.speaker, 0) + 1
+    return sorted(counts, key=lambda name: -counts[name])
+
+
+def match_speakers(name: str, statements: Sequence[Statement]) -> list[str]:
+    """The speakers a question's name, role or institution means: one person by name ("Dmitriev") or by a role
+    only one speaker has ("the Russian negotiator"); every speaker holding a plural role ("officials") or
+    affiliated with an institution ("the Kremlin": its spokesman and its officials), most quoted first."""
+    one = match_speaker(name, statements)
+    if one:
+        return [one]
+    words = _role_words(name)
+    wanted = {role_stem(w) for w in words} - {""}
+    if not wanted:
+        return []
+    holders = _holders(wanted, statements)
+    singular_role = wanted & ROLE_HEADS and not any(is_plural_role(w) for w in words)
+    return holders if not singular_role or len(holders) == 1 else []
 
 
 _QUESTION_VERBS = (

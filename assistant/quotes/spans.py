@@ -142,4 +142,5 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 def _make(text: str, s: int, e: int, kind: Kind, pending: Pending) -> Statement:
     s, e = _trim(text, s, e)
-    return Statement(pending.speaker.name, kind, s, e, text[s:e], pending.cue, pending.mention)
+    roles = " ".join(sorted(pending.speaker.roles))
+    return Statement(pending.speaker.name, kind, s, e, text[s:e], pending.cue, pending.mention, roles)

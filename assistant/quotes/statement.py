@@ -21,6 +21,7 @@ class Statement:
     text: str
     cue: str  # the attribution words as written, e.g. "he stressed", "Dmitriev told reporters"
     mention: str = ""  # how the cue names the speaker: "he", "Dmitriev", "Putin’s special envoy"
+    roles: str = ""  # the speaker's role and affiliation words in the article, stemmed: "envoy negotiator russian"
 
 
 @dataclass

@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", action="append", help="GGUF path, 'qwen' or 'smollm2'; repeat for several "
                         "(default: qwen when fetched, else smollm2)")  # fmt: skip
     parser.add_argument("--limit", type=int, help="only the first N questions")
+    parser.add_argument("--stride", type=int, default=1, help="every K-th question (a spread-out subset)")
     parser.add_argument("--out", type=Path, help="JSON results (default evals/runs/llm-benchmark-<time>.json)")
     parser.add_argument("--index", type=Path, help=f"index folder (default {DEFAULT_INDEX_ROOT}/<set>-<key>)")
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: all cores but one)")
@@ -371,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
 
     models = [resolve_model(m) for m in (args.model or ["qwen" if QWEN_FILE.exists() else "smollm2"])]
     eval_set = load_set(args.set)
-    questions = eval_set.questions[: args.limit] if args.limit else eval_set.questions
+    questions = eval_set.questions[:: max(1, args.stride)]
+    questions = questions[: args.limit] if args.limit else questions
     base = Settings()
     base.llm.backend = "none"
     key = index_key(eval_set.corpus, base)
@@ -388,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         "set": str(args.set),
         "questions": len(questions),
         "limit": args.limit,
+        "stride": args.stride,
         "command": [Path(sys.executable).name, *sys.argv],
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "index": info.__dict__,

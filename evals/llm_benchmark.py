@@ -333,6 +333,28 @@ def markdown_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def merge_results(files: list[Path], out: Path) -> str:
+    """Runs of the same label from several result files (a set split with --start/--limit) as one result, every
+    aggregate recomputed from the joined per-question records; writes out (+ .md) and returns the table."""
+    results = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    labels: dict[str, dict] = {}
+    for result in results:
+        for run in result["runs"]:
+            joined = labels.setdefault(run["label"], {**run, "questions": []})
+            joined["questions"] += run["questions"]
+    runs = []
+    for label, run in labels.items():
+        llm = label != "extractive"
+        k = results[0].get("k") or Settings().retrieval.top_k
+        runs.append({**run, **_summarise(label, run["questions"], k, llm)})
+    table = markdown_table(runs)
+    merged = {**results[0], "merged_from": [str(f) for f in files], "runs": runs, "table": table}
+    merged["questions"] = max(len(r["questions"]) for r in runs)
+    out.write_text(json.dumps(merged, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    out.with_suffix(".md").write_text(table + "\n", encoding="utf-8")
+    return table
+
+
 @contextlib.contextmanager
 def _backend(settings: Settings, backend: str, path: Path, args: argparse.Namespace) -> Iterator[Any]:
     """Point settings at the model: in-process, or xllamacpp's HTTP server (a child process) behind a
@@ -359,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: qwen when fetched, else smollm2)")  # fmt: skip
     parser.add_argument("--limit", type=int, help="only the first N questions")
     parser.add_argument("--stride", type=int, default=1, help="every K-th question (a spread-out subset)")
+    parser.add_argument("--start", type=int, default=1, help="begin at question N (1-based; to split a run)")
+    parser.add_argument("--merge", type=Path, nargs="+", help="join the runs of these JSON results (split runs of "
+                        "one set) into --out, recomputing every metric, then exit")  # fmt: skip
     parser.add_argument("--out", type=Path, help="JSON results (default evals/runs/llm-benchmark-<time>.json)")
     parser.add_argument("--index", type=Path, help=f"index folder (default {DEFAULT_INDEX_ROOT}/<set>-<key>)")
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: all cores but one)")
@@ -369,10 +394,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the next token")
     parser.add_argument("--no-extractive", action="store_true", help="skip the extractive baseline")
     args = parser.parse_args(argv)
+    if args.merge:
+        if not args.out:
+            parser.error("--merge needs --out")
+        print(merge_results(args.merge, args.out))
+        return 0
 
     models = [resolve_model(m) for m in (args.model or ["qwen" if QWEN_FILE.exists() else "smollm2"])]
     eval_set = load_set(args.set)
-    questions = eval_set.questions[:: max(1, args.stride)]
+    questions = eval_set.questions[max(0, args.start - 1) :: max(1, args.stride)]
     questions = questions[: args.limit] if args.limit else questions
     base = Settings()
     base.llm.backend = "none"

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from assistant.answers.chronology import dated, with_prefix
 from assistant.answers.extractive import TIME_WORDS
 from assistant.answers.relevance import relevance
 from assistant.answers.types import Answer, AnswerSentence, abstain, make_citation
@@ -18,6 +19,7 @@ from assistant.retrieval.retriever import Filters, Hit
 from assistant.text.sentences import sentence_spans
 
 _ACCORDING_TO = re.compile(r"^(?P<rest>.+?),?\s+according to (?P<name>[^,?]+?)\s*\??$", re.IGNORECASE)
+_RECENT = 0.05  # what a statement from the newest article gains in the ranking when the question names no time
 _YES_NO = re.compile(r"^\s*(did|does|do|has|have|is|was|were)\b", re.IGNORECASE)
 
 
@@ -131,6 +133,9 @@ class SpeakerAnswerer:
         if topic:
             self.rank(topic, found)
             found = [s for s in found if s.score >= self.min_relevance]
+        if not TIME_WORDS.search(question):  # "what does X say" means now: of two fitting statements, the newer
+            newest = max((s.article.published for s in found), default="")
+            found.sort(key=lambda s: -(s.score + (_RECENT if s.article.published == newest else 0.0)))
         return None if yes_no and not found else (speaker, found)
 
     def rank(self, topic: str, found: list[SpeakerStatement]) -> None:
@@ -165,13 +170,14 @@ class SpeakerAnswerer:
             if len(chosen) == self.max_sentences:
                 break
         citations, sentences, parts, hits = [], [], [], []
-        for n, item in enumerate(chosen, 1):
+        names_time = bool(TIME_WORDS.search(question))
+        for n, (item, prefix) in enumerate(dated(chosen, lambda i: i.article.published, names_time), 1):
             hit = self.context_hit(item)
             s = item.statement
             start, end = max(s.start, hit.passage.start), min(s.end, hit.passage.end)
             hits.append(hit)
             citations.append(make_citation(n, hit, start, end, speaker=s.speaker))
-            line = render_statement(s, item.article.text)
+            line = with_prefix(prefix, render_statement(s, item.article.text))
             sentences.append(AnswerSentence(line, [n]))
             parts.append(f"{line} [{n}]")
         return Answer(question, " ".join(parts), False, citations, sentences, mode="speaker", retrieved=hits)

@@ -74,6 +74,15 @@ def date_range(
     return first, last
 
 
+def long_date(iso: str) -> str:
+    """'5 April 2025' for '2025-04-05'; the input unchanged when it is not an ISO date."""
+    try:
+        day = date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return f"{day.day} {MONTH_NAMES[day.month - 1]} {day.year}"
+
+
 def day_number(iso: str) -> int:
     """Proleptic ordinal of an ISO date, 0 when empty or not a date."""
     try:

@@ -1,0 +1,54 @@
+"""How answers read: the kind of answer a question asks for, quotes kept whole, datelines dropped, dates shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answers.chronology import dated, with_prefix
+from assistant.answers.extractive import answer_type, carries, readable_span
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many ships are waiting?", ("a number", False)),
+        ("When do the polls close?", ("a date", False)),
+        ("Where were the truce talks held?", ("a place", True)),
+        ("Who brokered the agreement?", ("a name", True)),
+        ("Why did the ceasefire collapse?", ("a reason", True)),
+        ("What did Dmitriev say about sanctions?", None),
+    ],
+)
+def test_what_a_question_asks_for(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_a_name_answer_is_one_the_question_does_not_already_name():
+    question = "Who brokered the agreement for Tom Reed?"
+    assert carries("a name", question, "The talks were led by mediator Birgit Sorensen.")
+    assert not carries("a name", question, "The deal was welcomed by Tom Reed on Friday.")
+    assert carries("a place", "", "The talks were held in Esterholm.")
+    assert not carries("a number", "", "The talks were long.")
+
+
+def test_a_quote_is_never_cut_after_its_first_sentence():
+    text = "“This is the worst damage in a decade. Crews will work all night,” she said. Next sentence."
+    first = text.index(".") + 1
+    start, end = readable_span(text, 0, first, len(text))
+    assert text[start:end] == "“This is the worst damage in a decade. Crews will work all night,”"
+
+
+def test_a_wire_dateline_is_not_quoted():
+    text = "CALDERWICK, March 15 (Meridian Wire) – Dockworkers ended their strike on Friday."
+    start, end = readable_span(text, 0, len(text), len(text))
+    assert text[start:end] == "Dockworkers ended their strike on Friday."
+
+
+def test_sentences_of_different_dates_carry_them_newest_first():
+    items = [("old", "2025-02-10"), ("new", "2025-09-22")]
+    shown = [(item[0], prefix) for item, prefix in dated(items, lambda i: i[1], keep_order=False)]
+    assert shown == [("new", "On 22 September 2025, "), ("old", "On 10 February 2025, ")]
+    assert [p for _, p in dated(items, lambda i: i[1], keep_order=True)][0] == "On 10 February 2025, "
+    assert [p for _, p in dated([("a", "2025-01-01"), ("b", "2025-01-01")], lambda i: i[1], False)] == ["", ""]
+    assert with_prefix("On 1 May 2025, ", "According to X, it rained.") == "On 1 May 2025, according to X, it rained."
+    assert with_prefix("On 1 May 2025, ", "Tom Reed said so.") == "On 1 May 2025, Tom Reed said so."

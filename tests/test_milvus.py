@@ -143,16 +143,11 @@ def test_interrupted_save_leaves_a_usable_index_and_the_same_ingest_goes_on(tmp_
     corpus = write_corpus(tmp_path / "corpus")
     index = location("milvus", tmp_path)
     Assistant(settings_for(index), fake_embedder).ingest([corpus / "sample.txt"])
-    written = MilvusStore._write_article
-    calls = {"n": 0}
 
-    def killed_after_one_article(self, *args):
-        calls["n"] += 1
-        if calls["n"] > 1:
-            raise KeyboardInterrupt  # as a kill: one article's rows written, the manifest not
-        written(self, *args)
+    def killed_before_the_manifest(self):
+        raise KeyboardInterrupt  # as a kill: the batch's passages and records written, the manifest not
 
-    monkeypatch.setattr(MilvusStore, "_write_article", killed_after_one_article)
+    monkeypatch.setattr(MilvusStore, "_write_df", killed_before_the_manifest)
     with pytest.raises(KeyboardInterrupt):
         Assistant(settings_for(index), fake_embedder).ingest([corpus / "storms.jsonl"])
     monkeypatch.undo()

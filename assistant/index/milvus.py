@@ -40,7 +40,8 @@ from assistant.text.terms import search_terms
 SCHEMA_VERSION = 1
 ARTICLE_PART_CHARS = 16_000  # article text per record row: 4 bytes per character at most, under VARCHAR's 65,535
 LEASE_SECONDS = 600  # a server writer's lease; renewed at every save, taken over when older or its process is gone
-BATCH = 500  # rows per insert/upsert call
+BATCH = 500  # ids per query or delete expression
+WRITE_BATCH = 2000  # rows per insert/upsert request
 MAX_TERM_CHARS = 200
 _ZERO = {"articles": 0, "passages": 0, "statements": 0, "tokens": 0}
 
@@ -246,8 +247,13 @@ class MilvusStore:
             pending = {**base, "pending_removal": removed, "pending_articles": added}
             self.db.upsert(self.records_name, [_record("manifest", "meta", "", 0, json.dumps(pending))])
         self._delete_articles(removed)
+        passage_rows, record_rows = [], []
         for article, passages, vectors, statements in self._pending_articles:
-            self._write_article(article, passages, vectors, statements)
+            self._article_rows(article, passages, vectors, statements, passage_rows, record_rows)
+        # New passage ids are unique by construction, so insert (upsert is a delete and an insert); a few large
+        # requests instead of several per article: each request costs tens of ms on milvus-lite.
+        self.db.insert(self.passages_name, passage_rows, WRITE_BATCH)
+        self.db.upsert(self.records_name, record_rows, WRITE_BATCH)
         self._write_df()
         self._pending_articles, self._removed = [], set()
         self.passages.pending.clear()
@@ -278,10 +284,10 @@ class MilvusStore:
             self.db.delete(self.passages_name, f"article_id in {chunk}")
             self.db.delete(self.records_name, f'kind == "statement" and article_id in {chunk}')
 
-    def _write_article(self, article: Article, passages, vectors: np.ndarray, statements: list[dict]) -> None:
-        rows = []
+    def _article_rows(self, article: Article, passages, vectors, statements: list[dict], out_passages, out_records):
+        """The passage rows and record rows (statements, the article's text in parts) of one article."""
         for passage, vector in zip(passages, vectors, strict=True):
-            rows.append(
+            out_passages.append(
                 {
                     "id": passage.id,
                     "article_id": article.id,
@@ -294,30 +300,18 @@ class MilvusStore:
                     "vector": vector.tolist(),
                 }
             )
-        self.db.upsert(self.passages_name, rows)
-        records = [
+        out_records.extend(
             _record(f"statement:{article.id}:{n}", "statement", article.id, n, json.dumps({**s, "n": n}))
             for n, s in enumerate(statements)
-        ]
-        self.db.upsert(self.records_name, records)
+        )
         head = {k: v for k, v in article.to_dict().items() if k not in ("text", "id")}
         head["seq"] = self._sequence.get(article.id, 0)
         head["vector"] = _vector_text(self._article_vectors.get(article.id, np.zeros(self.dimension)))
         text = article.text
         parts = [text[i : i + ARTICLE_PART_CHARS] for i in range(0, len(text), ARTICLE_PART_CHARS)] or [""]
-        # The parts after the first go in before it: the first part's row is what says the article is indexed.
-        rows = [
-            _record(
-                f"article:{article.id}:{n}",
-                "article",
-                article.id,
-                n,
-                json.dumps({**(head if n == 0 else {}), "text": part}, ensure_ascii=False),
-            )  # fmt: skip
-            for n, part in enumerate(parts)
-        ]
-        self.db.upsert(self.records_name, rows[1:])
-        self.db.upsert(self.records_name, rows[:1])
+        for n, part in enumerate(parts):
+            body = json.dumps({**(head if n == 0 else {}), "text": part}, ensure_ascii=False)
+            out_records.append(_record(f"article:{article.id}:{n}", "article", article.id, n, body))
 
     def _write_df(self) -> None:
         changed = [t for t, d in self._df_delta.items() if d]
@@ -329,7 +323,7 @@ class MilvusStore:
             df = max(current.get(term, 0) + self._df_delta[term], 0)
             self._df_cache[term] = df
             rows.append(_record(f"term:{term}", "term", "", df, ""))
-        self.db.upsert(self.records_name, rows)
+        self.db.upsert(self.records_name, rows, WRITE_BATCH)
         self._df_delta.clear()
 
     def recover(self) -> None:
@@ -351,8 +345,8 @@ class MilvusStore:
         """Passages holding each stemmed term (search_terms' terms), from the records (cached)."""
         missing = [t for t in terms if t not in self._df_cache]
         if missing and self.db.has(self.records_name):
-            for first in range(0, len(missing), BATCH):
-                keys = [f"term:{t}" for t in missing[first : first + BATCH]]
+            for first in range(0, len(missing), WRITE_BATCH):
+                keys = [f"term:{t}" for t in missing[first : first + WRITE_BATCH]]
                 for row in self.db.query_ids(self.records_name, keys, ["key", "number"]):
                     self._df_cache[row["key"][5:]] = int(row["number"])
         return {t: self._df_cache.get(t, 0) for t in terms}

@@ -284,3 +284,14 @@ def test_openai_backend_sends_the_json_schema_to_a_real_server(sample_index, emb
     reply = _grammar_reply(assistant.router.load_llm([]))
     assert reply.is_json and all(p == [1] for _, p in reply.sentences)
     _assert_checked_structured_answers(assistant)
+
+
+def test_a_looping_answer_falls_back_and_a_repeat_is_shown_once(sample_assistant, fake_llm):
+    hits = sample_assistant.retriever.retrieve(QUESTION)
+    n = next(i for i, h in enumerate(hits, 1) if "relief from Western sanctions" in h.passage.text)
+    said = ([n], "Dmitriev did not ask for relief from Western sanctions.")
+    fake_llm.queue(structured(said, said, said), structured(said, ([n], "The Russian economy is fine, he said."), said))
+    looping = sample_assistant.ask(QUESTION)
+    assert looping.mode == "extractive-fallback"
+    once = sample_assistant.ask(QUESTION)
+    assert once.mode == "llm" and [s.text for s in once.sentences] == [said[1], "The Russian economy is fine, he said."]

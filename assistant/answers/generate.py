@@ -162,10 +162,11 @@ class LLMAnswerer:
                     if completed:
                         checks += self._check(structured_sentences(completed, len(passages)), passages, speaker,
                                               titles, boundary)  # fmt: skip
+                        _drop_repeats(checks)
                 elif reply.is_json is False:
                     written = len(split_cited_sentences(text, len(passages))) - 1  # the last one may still grow
                     if written > marker_sentences:
-                        checks = self._checks(text, passages, speaker, titles, boundary)[:written]
+                        checks = _drop_repeats(self._checks(text, passages, speaker, titles, boundary)[:written])
                         marker_sentences = written
                 if checks and not _mostly_unsupported(checks) and shown < len(checks):
                     pieces = list(_pieces(checks[shown:], first=not any(c.supported for c in checks[:shown])))
@@ -246,12 +247,11 @@ class LLMAnswerer:
         if reply.is_json:
             if reply.abstained or any(_is_abstention(t) for t, _ in reply.sentences):
                 return None
-            return self._check(
-                structured_sentences(reply.sentences, len(passages)), passages, speaker, titles, boundary
-            )
+            split = structured_sentences(reply.sentences, len(passages))
+            return _drop_repeats(self._check(split, passages, speaker, titles, boundary))
         if _is_abstention(text):
             return None
-        return self._checks(text, passages, speaker, titles, boundary)
+        return _drop_repeats(self._checks(text, passages, speaker, titles, boundary))
 
     def check_reply(self, text: str, hits: list[Hit], speaker: str | None = None) -> list[SentenceCheck]:
         """The support check of every sentence of a reply to these hits ([] for an abstention), as stream() did it."""
@@ -323,6 +323,18 @@ class LLMAnswerer:
 def _is_abstention(text: str) -> bool:
     """The model's reply is the abstention sentence (possibly with a little around it)."""
     return ABSTAIN_ANSWER.lower().rstrip(".") in text.lower() and len(text) < 2 * len(ABSTAIN_ANSWER)
+
+
+def _drop_repeats(checks: list[SentenceCheck]) -> list[SentenceCheck]:
+    """Mark a sentence that repeats an earlier one word for word as not to be shown (a small model's loop); such
+    repeats count as unsupported, so an answer that mostly loops falls back. Returns checks (changed in place)."""
+    seen: set[str] = set()
+    for c in checks:
+        key = " ".join(re.findall(r"\w+", c.text.lower()))
+        if key in seen and c.supported:
+            c.supported, c.reason = False, "repeats an earlier sentence"
+        seen.add(key)
+    return checks
 
 
 def _mostly_unsupported(checks: list[SentenceCheck]) -> bool:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape as esc  # article text must never be read as rich markup
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from assistant.errors import AssistantError
 from assistant.settings import Settings, load_settings
@@ -97,7 +97,7 @@ class _RichProgress:
             transient=True,
             disable=not err.is_terminal,
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def start(self, label: str, total: int) -> None:
         if self.task is not None:

@@ -22,6 +22,7 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy assistant
 # The quality gate: the sample question set must meet the thresholds written in it (exit 1 otherwise).
 .venv/bin/assistant eval evals/sample.yaml --out artifacts/eval-sample
 # Both lanes, the whole suite. Arguments go to pytest: the fast lane (logic tests with the fake embedder, no model,

@@ -167,6 +167,17 @@ def test_a_bad_jsonl_line_is_skipped_with_a_note(tmp_path):
     assert result.reason == "lines 1 and 2 are not JSON (line 1: Expecting property name enclosed in double quotes)"
 
 
+def test_a_number_too_long_to_convert_is_not_json(tmp_path):
+    # json.loads refuses an integer of over 4300 digits with a plain ValueError, not a JSONDecodeError.
+    number = "1" * 5000
+    (tmp_path / "a.json").write_text(f'{{"title": "A", "text": "{STORY}", "n": {number}}}')
+    (tmp_path / "b.jsonl").write_text(json.dumps({"title": "B", "text": STORY}) + f'\n{{"n": {number}}}\n')
+    whole, lines = read(tmp_path / "a.json"), read(tmp_path / "b.jsonl")
+    assert whole.status == "failed" and whole.reason.startswith("not JSON: Exceeds the limit (4300 digits)")
+    assert lines.status == "ingested" and [a.title for a in lines.articles] == ["B"]
+    assert len(lines.notes) == 1 and lines.notes[0].startswith("line 2 is not JSON (Exceeds the limit (4300 digits)")
+
+
 def test_a_byte_order_mark_is_read_like_utf8_sig(tmp_path):
     record = {"title": "Park", "text": STORY}
     (tmp_path / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + json.dumps(record).encode() + b"\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from assistant.answers.extractive import ExtractiveAnswerer
 from assistant.answers.followup import rewrite_followup
@@ -24,6 +25,9 @@ from assistant.ingest import clean_text
 from assistant.quotes import asks_for_own_words
 from assistant.retrieval.retriever import Filters, Retriever
 from assistant.settings import Settings
+
+if TYPE_CHECKING:  # llama-index is imported only when an LLM is configured
+    from llama_index.core.llms import LLM
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -44,13 +48,13 @@ class Router:
         self.settings = settings
         self._embedder = embedder
         self._retriever = retriever  # called per question: the index may have been reloaded since
-        self.llm = None
+        self.llm: LLM | None = None
 
     @property
     def embedder(self) -> Embedder:
         return self._embedder()
 
-    def load_llm(self, notes: list[str]):
+    def load_llm(self, notes: list[str]) -> LLM | None:
         """The configured LLM (llama-index interface), or None for extractive answers or when it cannot load
         (the reason is added to notes, so the answer says why it is extractive)."""
         if self.llm is None and self.settings.llm.backend != "none":
@@ -62,7 +66,7 @@ class Router:
                 notes.append(f"the LLM is not available: {exc}; the extractive answer is shown instead")
         return self.llm
 
-    def standalone_question(self, question: str, history: list[str], llm, notes: list[str]) -> str:
+    def standalone_question(self, question: str, history: list[str], llm: LLM | None, notes: list[str]) -> str:
         """The follow-up as a standalone question: the LLM condenses it when configured, else the rules."""
         if not history:
             return question
@@ -95,7 +99,8 @@ class Router:
             raise AssistantError(f"the index in {self.settings.index.dir} is empty: run 'assistant ingest PATH' first")
         retrieved = started
         unquoted = ""  # a speaker asked about whom no statement fits: the articles' own sentences may answer
-        if not retriever.allows_any(filters):  # say so, rather than "no statement by X" or a bare abstention
+        # No article passes the filters: say so, rather than "no statement by X" or a bare abstention.
+        if filters is not None and not retriever.allows_any(filters):
             notes.append(f"no article matches the filters ({filters.describe()})")
             answer = abstain(standalone)
             yield from _events(answer)
@@ -123,9 +128,11 @@ class Router:
                 from assistant.answers.generate import LLMAnswerer
 
                 answerer = LLMAnswerer(llm, self.embedder, extractive, self.settings.answer.min_similarity)
-                for answer in answerer.stream(standalone, hits, speaker=speaker):
-                    if isinstance(answer, str):  # LLMAnswerer yields checked text, then its Answer
-                        yield StreamEvent(delta=answer)
+                for piece in answerer.stream(standalone, hits, speaker=speaker):
+                    if isinstance(piece, str):  # LLMAnswerer yields checked text, then its Answer
+                        yield StreamEvent(delta=piece)
+                    else:
+                        answer = piece
         if unquoted:
             notes.append(
                 f"no statement by {unquoted} on this in the articles"

@@ -11,7 +11,7 @@ from assistant.answers.extractive import TIME_WORDS
 from assistant.answers.relevance import relevance
 from assistant.answers.types import Answer, AnswerSentence, abstain, make_citation
 from assistant.embedding import Embedder
-from assistant.index.store import PassageStore
+from assistant.index import Store
 from assistant.ingest import Article
 from assistant.ingest.passages import Passage
 from assistant.quotes import Statement, match_speakers, parse_speaker_question
@@ -47,7 +47,7 @@ def _sentences(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(sentence_spans(text))
 
 
-def statements_of(store: PassageStore, name: str, filters: Filters | None = None) -> list[SpeakerStatement]:
+def statements_of(store: Store, name: str, filters: Filters | None = None) -> list[SpeakerStatement]:
     """Every stored statement whose speaker is `name` in its article (name variants and roles resolved there)."""
     found = []
     for article_id, rows in store.statements.items():
@@ -79,7 +79,7 @@ def render_statement(s: Statement, article_text: str = "") -> str:
 
 
 def list_statements(
-    store: PassageStore, embedder: Embedder, idf, speaker: str | None = None, about: str | None = None
+    store: Store, embedder: Embedder, idf, speaker: str | None = None, about: str | None = None
 ) -> list[SpeakerStatement]:
     """Statements of one speaker (or everyone), ranked by relevance to `about` when given, else in article order."""
     if speaker:
@@ -95,7 +95,7 @@ def list_statements(
     return found
 
 
-def name_in_corpus(store: PassageStore, name: str) -> bool:
+def name_in_corpus(store: Store, name: str) -> bool:
     """Whether any indexed article mentions the name (its last word, so "Lindsey Graham" finds "Graham")."""
     last = name.split()[-1].lower()
     return any(last in a.text.lower() for a in store.articles.values())
@@ -104,7 +104,7 @@ def name_in_corpus(store: PassageStore, name: str) -> bool:
 class SpeakerAnswerer:
     """Builds an answer from one speaker's statements, ranked by relevance to the topic; abstains when none fit."""
 
-    def __init__(self, store: PassageStore, embedder: Embedder, idf, max_sentences: int = 3, min_relevance=0.35):
+    def __init__(self, store: Store, embedder: Embedder, idf, max_sentences: int = 3, min_relevance=0.35):
         self.store = store
         self.embedder = embedder
         self.idf = idf
@@ -160,10 +160,14 @@ class SpeakerAnswerer:
             result = abstain(question)
             result.notes.append(f"no statement by {speaker} on this in the articles")
             return result
-        chosen, seen = [], set()
+        chosen: list[SpeakerStatement] = []
+        seen: set[tuple[str, int] | str] = set()
         for item in found:
             # the same span, or the same words in a wire copy of the story, is quoted once
-            keys = {(item.article.id, item.statement.start), " ".join(item.statement.text.lower().split())}
+            keys: set[tuple[str, int] | str] = {
+                (item.article.id, item.statement.start),
+                " ".join(item.statement.text.lower().split()),
+            }
             if not keys & seen:
                 seen |= keys
                 chosen.append(item)

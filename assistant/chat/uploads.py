@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from assistant.chat.collection import warm_up_in_background
 from assistant.chat.render import render_ingest_report, render_notice, render_refusals
@@ -65,7 +66,7 @@ def progress_hooks(progress: Callable | None) -> Progress:
     """pipeline.Progress hooks that drive a gr.Progress bar (no-op hooks without one)."""
     if progress is None:
         return Progress()
-    state = {"label": "", "total": 0, "done": 0}
+    state: dict[str, Any] = {"label": "", "total": 0, "done": 0}
 
     def start(label: str, total: int) -> None:
         state.update(label=label, total=max(total, 1), done=0)

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -41,6 +42,23 @@ def _one_batch_at_a_time(
             progress(len(batch))
 
 
+class Runtime(Protocol):
+    """What the Embedder needs of a backend: its tokenizer, its limits and the batch embedding."""
+
+    tokenizer: Any  # a transformers tokenizer
+    dimension: int
+    max_tokens: int
+
+    def embed_batches(
+        self,
+        texts: list[str],
+        ids: list[np.ndarray] | None,
+        batches: list[list[int]],
+        out: np.ndarray,
+        progress: Progress,
+    ) -> None: ...
+
+
 # All four give the same kind of vector for the same model; each class says how close to torch's and how fast.
 
 
@@ -55,8 +73,10 @@ class TorchRuntime:
         from sentence_transformers import SentenceTransformer
 
         self.model = SentenceTransformer(path, device="cpu")
-        self.dimension = int(self.model.get_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length)
+        dimension, max_tokens = self.model.get_embedding_dimension(), self.model.max_seq_length
+        if dimension is None or max_tokens is None:
+            raise AssistantError(f"the embedder '{path}' does not say its vector size or its token limit")
+        self.dimension, self.max_tokens = int(dimension), int(max_tokens)
         self.tokenizer = self.model.tokenizer
 
     def embed_batches(
@@ -229,7 +249,12 @@ class OpenVinoRuntime(_ExportedRuntime):
             raise errors[0]
 
 
-RUNTIMES = {"torch": TorchRuntime, "onnx": OnnxRuntime, "onnx-int8": OnnxRuntime, "openvino-int8": OpenVinoRuntime}
+RUNTIMES: dict[str, Callable[[str, str, EmbeddingSettings], Runtime]] = {
+    "torch": TorchRuntime,
+    "onnx": OnnxRuntime,
+    "onnx-int8": OnnxRuntime,
+    "openvino-int8": OpenVinoRuntime,
+}
 
 
 def _check_mean_pooling(model_dir: Path) -> None:

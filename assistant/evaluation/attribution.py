@@ -8,11 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from assistant.index.store import PassageStore
+from assistant.index import Store
 from assistant.ingest import read_file
 
 
-def _article_text(article_path: Path, store: PassageStore) -> str | None:
+def _article_text(article_path: Path, store: Store) -> str | None:
     """The article's text as indexed (the gold strings are substrings of it); read from the file otherwise."""
     for article in store.articles.values():
         if article.path and Path(article.path) == article_path:
@@ -21,7 +21,7 @@ def _article_text(article_path: Path, store: PassageStore) -> str | None:
     return result.articles[0].text if result.articles else None
 
 
-def evaluate_attribution(gold_path: Path, store: PassageStore) -> dict:
+def evaluate_attribution(gold_path: Path, store: Store) -> dict:
     """{available, precision, recall, ...}; available is False (with a reason) when it cannot be scored."""
     try:
         quotes = importlib.import_module("assistant.quotes")

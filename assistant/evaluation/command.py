@@ -6,7 +6,15 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from assistant.errors import AssistantError
@@ -35,7 +43,7 @@ def _progress_bar(console: Console) -> tuple[Progress, Hooks]:
         transient=True,
         disable=not console.is_terminal,
     )
-    state = {"task": None}
+    state: dict[str, TaskID | None] = {"task": None}
 
     def start(label: str, total: int) -> None:
         if state["task"] is not None:
@@ -70,7 +78,11 @@ def eval_command(
         err_console.print("[red]error:[/red] --limit and --all-questions apply to --benchmark only")
         return 2
     try:
-        eval_set = load_set(set_file) if set_file else load_benchmark(benchmark, limit, seed, all_questions)
+        if set_file is not None:
+            eval_set = load_set(set_file)
+        else:
+            assert benchmark is not None  # exactly one of the two was given (checked above)
+            eval_set = load_benchmark(benchmark, limit, seed, all_questions)
         settings = load_settings()
         modes = resolve_modes(mode, settings)
         previous = load_results(compare) if compare else None

@@ -91,6 +91,7 @@ def histograms(title: str, samples: dict[str, list[float]], unit: str = "ms", bi
                 )
         for q, dash in ((50, "4 2"), (95, "1 2")):
             value = percentile(values, q)
+            assert value is not None  # values is not empty here
             mx = x0 + inner_w * (value - low) / (high - low)
             out.append(
                 f'<line x1="{mx:.1f}" y1="{top + 16}" x2="{mx:.1f}" y2="{base}" stroke="#333" '

@@ -171,9 +171,9 @@ def load_benchmark(
     """A benchmark folder; by default only questions whose gold answer occurs in the corpus (answer_in_corpus)."""
     directory = Path(directory)
     articles, questions_file = directory / "articles.jsonl", directory / "questions.jsonl"
-    for f in (articles, questions_file):
-        if not f.is_file():
-            raise EvalSetError(f"{directory} is not a benchmark folder: {f.name} is missing")
+    for path in (articles, questions_file):
+        if not path.is_file():
+            raise EvalSetError(f"{directory} is not a benchmark folder: {path.name} is missing")
     rows = []
     with questions_file.open(encoding="utf-8") as f:
         for number, line in enumerate(f, 1):

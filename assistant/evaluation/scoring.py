@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from assistant.answers.types import Answer
 from assistant.evaluation.metrics import (
@@ -153,7 +154,9 @@ def _score_set(q: EvalQuestion, answer: Answer, record: dict, failures: list[str
         return
     # An abstention finds no fact, whatever words its fixed sentence happens to contain.
     said = "" if answer.abstained else answer.answer
-    facts = [{"alternatives": f, "found": any(contains_phrase(said, a) for a in f)} for f in q.facts]
+    facts: list[dict[str, Any]] = [
+        {"alternatives": f, "found": any(contains_phrase(said, a) for a in f)} for f in q.facts
+    ]
     for c in citations:
         c["has_evidence"] = any(contains_evidence(c["passage"], e) for e in q.evidence)
         quote = c["quote"]

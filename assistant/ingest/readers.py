@@ -168,6 +168,12 @@ def _lines_note(numbers: list[int], problem: str, word: str) -> str:
     return f"{len(numbers)} {word}s are {problem} ({word}s {', '.join(map(str, numbers[:5]))}, …)"
 
 
+def _json_error(exc: ValueError) -> str:
+    """What json.loads found wrong: a JSONDecodeError's message, or a plain ValueError's (a number of over 4300
+    digits, which Python refuses to convert)."""
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+
+
 def _parse_records(path: Path, text: str, notes: list[str]) -> list[dict]:
     """The JSON objects of a .jsonl file (one a line) or a .json file (an object or a list of objects). Lines that
     are not JSON, and lines or list items that are not objects, are skipped with a note; when nothing is left, the
@@ -181,7 +187,7 @@ def _parse_records(path: Path, text: str, notes: list[str]) -> list[dict]:
                     items.append((number, json.loads(line.lstrip("\ufeff"))))  # a BOM where two files were joined
                 except ValueError as exc:
                     not_json.append(number)
-                    error = error or exc.msg
+                    error = error or _json_error(exc)
         if not_json:
             where = "" if len(not_json) == 1 else f"line {not_json[0]}: "
             problems.append(_lines_note(not_json, f"not JSON ({where}{error})", word))
@@ -190,7 +196,8 @@ def _parse_records(path: Path, text: str, notes: list[str]) -> list[dict]:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise ValueError(f"not JSON: {exc.msg} (line {exc.lineno})") from None
+            where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+            raise ValueError(f"not JSON: {_json_error(exc)}{where}") from None
         if not isinstance(data, dict | list):
             raise ValueError("expected a JSON object, or a list of them, with title and text fields")
         items = list(enumerate(data, 1)) if isinstance(data, list) else [(1, data)]
@@ -242,8 +249,8 @@ def read_file(path: Path, max_bytes: int, min_chars: int) -> FileResult:
         where = "an index folder" if index == path else f"part of the index folder {index}"
         return FileResult(str(path), "skipped", f"{where}: index files are not articles")
     if path.name.endswith(SIDECAR_SUFFIX):
-        article = path.name.removesuffix(SIDECAR_SUFFIX)
-        return FileResult(str(path), "skipped", f"metadata for {article}.txt or .md (a sidecar), not an article")
+        stem = path.name.removesuffix(SIDECAR_SUFFIX)
+        return FileResult(str(path), "skipped", f"metadata for {stem}.txt or .md (a sidecar), not an article")
     if not is_article_file(path):
         return FileResult(str(path), "skipped", f"unsupported file type '{path.suffix or path.name}'")
     try:

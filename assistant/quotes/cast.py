@@ -206,8 +206,9 @@ def _register_name(toks: list[Tok], run: tuple[int, int], cast: Cast) -> None:
         cast.add_person(full)
     elif len(name) > len(existing.name.split()):
         cast.rename_person(existing, full)  # the fullest form is canonical ("Donald J. Trump")
-    if title and role_stem(title[-1]) in {"mr", "mrs", "ms", "miss"}:
-        cast.person_for(name).gender = "m" if role_stem(title[-1]) == "mr" else "f"
+    person = cast.person_for(name)
+    if person is not None and title and role_stem(title[-1]) in {"mr", "mrs", "ms", "miss"}:
+        person.gender = "m" if role_stem(title[-1]) == "mr" else "f"
 
 
 def _link_roles(toks: list[Tok], run: tuple[int, int], cast: Cast) -> None:

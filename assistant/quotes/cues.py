@@ -98,10 +98,11 @@ def cue_at(toks: list[Tok], v: int) -> Cue | None:
         return _inverted_cue(toks, v)
     verb_end = v + 2 if toks[v].text in ("pointed", "points") and text_at(toks, v + 1) == "out" else v + 1
     position = _position(toks, anchor)
-    described = position is None and (d := _description_before(toks, anchor, j)) is not None
-    if described:
+    description = _description_before(toks, anchor, j) if position is None else None
+    described = description is not None
+    if description is not None:
         # "“…,” union leader Maria Lopez said": lower-case words the role words do not cover ("union") open it.
-        start = anchor = d
+        start = anchor = description
         position = _position(toks, anchor)
     if position is None:
         return None

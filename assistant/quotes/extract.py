@@ -158,6 +158,7 @@ def _nested_statements(text: str, st: Statement, speaker: Entity, cast: Cast, pa
     for m in _NESTED_CUE.finditer(st.text):
         who = tokenize(text, st.start + m.start("who"), st.start + m.end("who"), {})
         words = [t.text for t in who]
+        ent: Entity | None
         if words[0].lower() in ("our", "my"):
             # "our president": the president of the speaker's own country.
             affinity = frozenset(r for r in speaker.roles if is_nationality(r))
@@ -171,6 +172,7 @@ def _nested_statements(text: str, st: Statement, speaker: Entity, cast: Cast, pa
         before = st.text[: m.start()]
         opener = max((b.end() for b in re.finditer(r"[.;:!?]\s+|\bthat\s+", before)), default=0)
         after = re.search(r"[,;.!?]|$", st.text[m.end() :])
+        assert after is not None  # "$" always matches
         s, e = st.start + opener, st.start + m.end() + after.start()
         cue, roles = m.group().strip(" ,"), " ".join(sorted(ent.roles))
         found.append(Statement(ent.name, "reported", s, e, text[s:e], cue, " ".join(words), roles))

@@ -11,7 +11,7 @@ from assistant.quotes.statement import Statement
 
 def _fold(s: str) -> str:
     """Quote marks and apostrophes folded, whitespace collapsed: gold files are typed by hand."""
-    s = s.translate(str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"}))
+    s = s.translate(str.maketrans("“”‘’–—", "\"\"''--"))
     return re.sub(r"\s+", " ", s).strip()
 
 

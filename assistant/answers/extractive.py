@@ -168,9 +168,10 @@ class ExtractiveAnswerer:
                     missing = kind
                 candidates = typed
         ranked = sorted(candidates, key=lambda c: -(c.score + c.rank_bonus))
-        if not ranked or max(c.score for c in ranked) < self.min_support:
+        support = max((c.score for c in ranked), default=0.0)
+        if not ranked or support < self.min_support:
             result = abstain(question)
-            result.retrieved = hits
+            result.retrieved, result.support = hits, support
             if missing and closest is not None:
                 a = closest.hit.article
                 source = ", ".join(x for x in (a.title, a.published) if x)
@@ -193,7 +194,7 @@ class ExtractiveAnswerer:
             text = with_prefix(prefix, cand.text)
             sentences.append(AnswerSentence(text, [n]))
             parts.append(f"{text} [{n}]")
-        return Answer(question, " ".join(parts), False, citations, sentences, retrieved=hits)
+        return Answer(question, " ".join(parts), False, citations, sentences, retrieved=hits, support=support)
 
 
 def _overlap(a: str, b: str) -> float:

@@ -52,6 +52,9 @@ class Answer:
     mode: str = "extractive"
     notes: list[str] = field(default_factory=list)  # e.g. "the LLM failed: ...; extractive answer shown"
     retrieved: list[Hit] = field(default_factory=list, repr=False)
+    # The extractive answerer's best support score, which it compares with answer.min_support (None on other
+    # paths): evals/abstention_curve.py calibrates that threshold from it.
+    support: float | None = None
 
     def to_json(self) -> dict:
         """The JSON shape of `assistant ask --json`."""
@@ -64,6 +67,7 @@ class Answer:
             "citations": [asdict(c) for c in self.citations],
             "sentences": [asdict(s) for s in self.sentences],
             "notes": self.notes,
+            "support": None if self.support is None else round(self.support, 4),
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
 

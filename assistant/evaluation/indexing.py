@@ -50,7 +50,7 @@ def code_fingerprint(names: tuple[str, ...]) -> str:
 
 
 def refresh_statements(assistant: Assistant, progress: Progress) -> float:
-    """Re-extract every article's statements with the current quotes.py and save; returns the seconds taken."""
+    """Re-extract every article's statements with the current quotes code and save; returns the seconds taken."""
     started = time.perf_counter()
     with WriteLock(Path(assistant.settings.index.dir)):
         store = assistant.store
@@ -118,9 +118,9 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
             try:
                 seconds = refresh_statements(assistant, progress)
             except AttributeError:  # the pipeline no longer has the row builder this relies on
-                notes.append(f"quotes.py changed since {directory} was built; delete the folder to rebuild it")
+                notes.append(f"the quotes code changed since {directory} was built; delete the folder to rebuild it")
             else:
-                notes.append(f"statements re-extracted with the current quotes.py in {seconds:.1f} s")
+                notes.append(f"statements re-extracted with the current quotes code in {seconds:.1f} s")
                 meta_path.write_text(json.dumps({**meta, "statement_code": statement_code}, indent=2), "utf-8")
         store = assistant.store
         return IndexInfo(

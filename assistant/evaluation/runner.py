@@ -81,6 +81,7 @@ def _ask(assistant: Assistant, q: EvalQuestion, mode: str, k: int) -> dict:
     if answer is not None:
         record["answer_mode"] = answer.mode
         record["notes"] = answer.notes
+        record["support"] = answer.support
     return record
 
 
@@ -127,7 +128,9 @@ def run_evaluation(
     runs = {m: {"aggregate": aggregate(r, k), "by_tag": by_tag(r, k), "questions": r} for m, r in records.items()}
     attribution = evaluate_attribution(eval_set.attribution, assistant.store) if eval_set.attribution else None
     dumped = settings.model_dump(mode="json")
-    dumped.get("llm", {}).pop("api_key", None)  # never written to a results file
+    dumped.get("llm", {}).pop("api_key", None)  # secrets and who may log in are never written to a results file
+    for name in ("user", "password", "auth_file"):
+        dumped.get("chat", {}).pop(name, None)
     results: dict[str, Any] = {
         "kind": eval_set.kind,
         "name": eval_set.name,

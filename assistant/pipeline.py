@@ -13,6 +13,7 @@ from assistant.answers.types import Answer, StreamEvent
 from assistant.embedding import Embedder
 from assistant.index import Store, open_store
 from assistant.index.indexer import Indexer, IngestReport, Progress
+from assistant.index.store import PassageStore
 from assistant.ingest import Article
 from assistant.retrieval.retriever import Filters, Retriever
 from assistant.settings import Settings
@@ -58,7 +59,8 @@ class Assistant:
                 self._retriever = Retriever(
                     store, self.embedder, self.settings.retrieval, self.settings.passages.title_prefix
                 )
-                if store.kind == "hnsw":  # IndexIDMap2 hands out a generic Index: downcast to reach .hnsw
+                # IndexIDMap2 hands out a generic Index: downcast to reach .hnsw
+                if isinstance(store, PassageStore) and store.kind == "hnsw":
                     faiss.downcast_index(store.faiss.index).hnsw.efSearch = self.settings.index.hnsw_ef_search
             return self._retriever
 

@@ -352,9 +352,9 @@ def stream_answer(llm: LLM, prompt: str | Sequence[ChatMessage], **kwargs: Any) 
                     yield response.delta
             return
         messages = [ChatMessage(role=MessageRole.USER, content=prompt)] if isinstance(prompt, str) else prompt
-        for response in llm.stream_chat(list(messages), **kwargs):
-            if response.delta:
-                yield response.delta
+        for message in llm.stream_chat(list(messages), **kwargs):
+            if message.delta:
+                yield message.delta
     except LLMError:
         raise
     except Exception as exc:

@@ -9,10 +9,10 @@ of being searched in memory.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 import numpy as np
 
@@ -21,21 +21,25 @@ from assistant.index.milvus_client import PREFIX, is_milvus
 from assistant.ingest import Article
 from assistant.ingest.passages import Passage
 
-__all__ = ["PREFIX", "Store", "is_milvus", "open_store", "writing"]
+__all__ = ["PREFIX", "SearchingStore", "Store", "is_milvus", "open_store", "searches_itself", "writing"]
 
 
 class Store(Protocol):
     """What the indexer, retriever and answerers need of an index, whichever backend holds it."""
 
-    directory: Path | str
     embedder_name: str
     dimension: int
     kind: str
     articles: dict[str, Article]
-    passages: Mapping[int, Passage]
     statements: dict[str, list[dict]]
     next_id: int
     generation: str  # "" when nothing was ever saved
+
+    # Read-only, so that each backend may narrow them (a folder's Path, a Milvus URI; a dict, a lazy mapping).
+    @property
+    def directory(self) -> Path | str: ...
+    @property
+    def passages(self) -> Mapping[int, Passage]: ...
 
     def read_manifest(self) -> dict | None: ...
     def current_generation(self) -> str: ...
@@ -46,6 +50,24 @@ class Store(Protocol):
     def add(self, article: Article, passages: list[Passage], vectors: np.ndarray, statements: list[dict]) -> None: ...
     def remove(self, article_ids: list[str]) -> int: ...
     def save(self, settings_snapshot: dict | None = None) -> None: ...
+
+
+class SearchingStore(Store, Protocol):
+    """A store that searches itself (Milvus): the retriever asks it for candidates, counts and frequencies."""
+
+    counts: dict[str, int]
+
+    def doc_freq(self, terms: list[str]) -> dict[str, int]: ...
+    def count(self, expression: str = "") -> int: ...
+    def search_dense(self, qvec: np.ndarray, limit: int, expression: str) -> list[tuple[Passage, float]]: ...
+    def search_bm25(self, text: str, limit: int, expression: str) -> list[tuple[Passage, float]]: ...
+    def lease(self) -> AbstractContextManager: ...
+    def recover(self) -> None: ...
+
+
+def searches_itself(store: Store) -> TypeGuard[SearchingStore]:
+    """Is the store one that searches itself (its `searches_itself` flag)?"""
+    return bool(getattr(store, "searches_itself", False))
 
 
 def open_store(settings, embedder_name: str, dimension: int, location: Path | str | None = None) -> Store:
@@ -72,11 +94,12 @@ def open_store(settings, embedder_name: str, dimension: int, location: Path | st
 
 
 @contextmanager
-def writing(location: Path | str, open_: callable) -> Iterator[Store]:
+def writing(location: Path | str, open_: Callable[[], Store]) -> Iterator[Store]:
     """The index opened for writing by this process alone (a folder's lock file, a Milvus server's lease; an
     embedded Milvus file is one process's anyway), with what an interrupted writer left cleaned up."""
     if is_milvus(location):
         store = open_()
+        assert searches_itself(store)  # a milvus: location opens a MilvusStore
         with store.lease():
             store.recover()
             yield store

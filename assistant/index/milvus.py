@@ -247,7 +247,8 @@ class MilvusStore:
             pending = {**base, "pending_removal": removed, "pending_articles": added}
             self.db.upsert(self.records_name, [_record("manifest", "meta", "", 0, json.dumps(pending))])
         self._delete_articles(removed)
-        passage_rows, record_rows = [], []
+        passage_rows: list[dict] = []
+        record_rows: list[dict] = []
         for article, passages, vectors, statements in self._pending_articles:
             self._article_rows(article, passages, vectors, statements, passage_rows, record_rows)
         # New passage ids are unique by construction, so insert (upsert is a delete and an insert); a few large

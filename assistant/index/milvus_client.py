@@ -10,13 +10,17 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.errors import IndexLockedError, IndexProblemError
 from assistant.text.dates import day_number
 
+if TYPE_CHECKING:  # pymilvus is imported on the first connection
+    from pymilvus import MilvusClient
+
 PREFIX = "milvus:"
 SCAN_BATCH = 2000
-_CLIENTS: dict[tuple[str, str, str], object] = {}  # (uri, database, token) -> MilvusClient, see client
+_CLIENTS: dict[tuple[str, str, str], MilvusClient] = {}  # (uri, database, token) -> MilvusClient, see client
 _CLIENTS_LOCK = threading.Lock()
 
 
@@ -71,11 +75,11 @@ class MilvusConnection:
             uri = str(Path(uri).expanduser().resolve())
             self.uri = uri
         self.label = f"{PREFIX}{uri}"
-        self._client = None
+        self._client: MilvusClient | None = None
         self._lock_fd: int | None = None
 
     @property
-    def client(self):
+    def client(self) -> MilvusClient:
         """One client per URI and process, shared by every store opened on it (a reopened index, a copy's source
         and its manifest check): an embedded file's lock must be taken once per process."""
         if self._client is None:

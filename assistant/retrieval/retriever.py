@@ -25,7 +25,8 @@ import faiss
 import numpy as np
 
 from assistant.embedding import Embedder
-from assistant.index import Store
+from assistant.index import Store, searches_itself
+from assistant.index.store import PassageStore
 from assistant.ingest import Article
 from assistant.ingest.passages import Passage, passage_header
 from assistant.settings import RetrievalSettings
@@ -185,7 +186,7 @@ class Retriever:
         """BM25 inverse document frequency of a stemmed term. A term the index never contains weighs as much as one
         it contains once, not more: in a small collection "lost" may be absent while "cutting power" answers, and
         weighing it most made every sentence look unsupported."""
-        if self.remote:
+        if searches_itself(self.store):
             n, df = len(self.store.passages), max(self.store.doc_freq([term])[term], 1)
             return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
         self._bm25_index()
@@ -223,7 +224,7 @@ class Retriever:
 
     def allows_any(self, filters: Filters | None) -> bool:
         """Is any passage left by the filters (sources, dates)?"""
-        if self.remote:
+        if searches_itself(self.store):
             from assistant.retrieval.server import filter_of
 
             return self.store.count(filter_of(filters)) > 0
@@ -254,7 +255,7 @@ class Retriever:
         """Per passage row: was its article published in the frame (or up to date_window_after days later)?
         A server's index answers with one flag: does any passage fall in it (all the router asks)."""
         first, last = frame.first.toordinal(), frame.last.toordinal() + self.settings.date_window_after
-        if published is None and self.remote:
+        if published is None and searches_itself(self.store):
             return np.array([self.store.count(f"published >= {max(first, 1)} and published <= {last}") > 0])
         published = self._published if published is None else published
         return (published > 0) & (published >= first) & (published <= last)
@@ -289,6 +290,7 @@ class Retriever:
         params = None
         if allowed is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        assert isinstance(self.store, PassageStore)  # a store that searches itself is never searched here
         scores, ids = self.store.faiss.search(qvec, min(depth, len(self.ids)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -374,7 +376,7 @@ class Retriever:
         if mode == "dense":
             fused = {row: cos * prior[row] for row, cos in dense_cos.items()}
         elif mode == "bm25":
-            fused = {int(r): float(bm25_raw[r] * prior[r]) for r in bm25_rows}
+            fused = {int(r): float(bm25_raw[r] * prior[r]) for r in bm25_rows} if bm25_raw is not None else {}
         elif s.fusion == "rrf":
             fused = {}
             for weight, ranks in ((s.dense_weight, dense_rank), (s.bm25_weight, bm25_rank)):
@@ -424,7 +426,7 @@ class Retriever:
         b = b / best if best > 0 else b
         d = np.array([dense_cos.get(r, 0.0) for r in rows])
         fused = s.bm25_weight * b + s.dense_weight * d
-        if s.article_weight and qvec is not None:
+        if s.article_weight and qvec is not None and pool.article_vectors is not None:
             fused = fused + s.article_weight * (pool.article_vectors(rows_arr) @ qvec[0])
         fused = fused * pool.prior[rows_arr]
         return {r: float(f) for r, f in zip(rows, fused, strict=True)}

@@ -15,6 +15,7 @@ from collections import Counter
 import numpy as np
 
 from assistant.index.milvus_client import filter_expression
+from assistant.ingest.passages import Passage
 from assistant.text.dates import day_number
 from assistant.text.terms import search_terms
 
@@ -41,7 +42,7 @@ def server_pool(retriever, query: str, depth: int, filters, mode: str, frame):
     if not len(store.passages):
         return None
     expression = filter_of(filters)
-    found: dict[int, object] = {}  # passage id -> Passage, in the order found
+    found: dict[int, Passage] = {}  # passage id -> Passage, in the order found
     dense: list[tuple[int, float]] = []
     qvec = None
     if mode in ("dense", "hybrid"):

@@ -359,7 +359,8 @@ def evaluate(
         Path | None, typer.Option(help="Benchmark folder with articles.jsonl and questions.jsonl.")
     ] = None,
     index: Annotated[
-        Path | None, typer.Option(help="Index folder (default: index/evals/SET-KEY, reused while unchanged).")
+        str | None,
+        typer.Option(help="Index folder (default: index/evals/SET-KEY, reused while unchanged), or milvus:URI."),
     ] = None,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default: evals/runs/SET-TIMESTAMP).")

@@ -60,7 +60,7 @@ def _progress_bar(console: Console) -> tuple[Progress, Hooks]:
 def eval_command(
     set_file: Path | None,
     benchmark: Path | None,
-    index: Path | None,
+    index: Path | str | None,  # a folder or milvus:URI
     out: Path | None,
     compare: Path | None,
     limit: int | None,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import assistant as assistant_package
 from assistant.errors import AssistantError
+from assistant.index import is_milvus
 from assistant.index.store import FORMAT_VERSION, WriteLock, file_sha256
 from assistant.ingest import expand_paths
 from assistant.pipeline import Assistant, Progress
@@ -102,9 +103,11 @@ def _read_meta(path: Path) -> dict:
 def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: Progress | None = None) -> IndexInfo:
     """Reuse the index when it was built for this key; otherwise ingest the corpus (incrementally) and record it."""
     progress = progress or Progress()
-    directory = Path(assistant.settings.index.dir)
-    meta_path = directory / META
-    meta = _read_meta(meta_path)
+    directory = assistant.settings.index.dir
+    # A Milvus index has no folder for this bookkeeping: it is never reused as is, but ingested again (unchanged
+    # files cost nothing).
+    meta_path = None if is_milvus(directory) else Path(directory) / META
+    meta = _read_meta(meta_path) if meta_path else {}
     passage_code, statement_code = code_fingerprint(PASSAGE_CODE), code_fingerprint(STATEMENT_CODE)
     store = assistant.store
     if meta.get("key") == key and store.passages:
@@ -165,7 +168,8 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
             "passages": len(store.passages),
             "ingest_summary": report.summary(),
         }
-        meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        if meta_path:
+            meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return IndexInfo(
         str(directory), key, False, round(seconds, 2), built, len(store.articles), len(store.passages), notes
     )

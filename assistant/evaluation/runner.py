@@ -89,7 +89,7 @@ def run_evaluation(
     eval_set: EvalSet,
     settings: Settings | None = None,
     modes: list[RetrievalMode] | None = None,
-    index_dir: Path | None = None,
+    index_dir: Path | str | None = None,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     previous: dict | None = None,
@@ -106,7 +106,7 @@ def run_evaluation(
         biggest = max(p.stat().st_size for p in eval_set.corpus) / 1e6
         settings.ingest.max_file_mb = max(settings.ingest.max_file_mb, biggest + 1)
     key = index_key(eval_set.corpus, settings)
-    settings.index.dir = Path(index_dir) if index_dir else default_index_dir(eval_set.kind, eval_set.name, key)
+    settings.index.dir = index_dir if index_dir else default_index_dir(eval_set.kind, eval_set.name, key)
     assistant = Assistant(settings, embedder)
     info = ensure_index(assistant, eval_set.corpus, key, progress)
     k = settings.retrieval.top_k

@@ -257,3 +257,18 @@ def test_commands_on_a_milvus_index(tmp_path, monkeypatch, fake_embedder):
     assert empty.exit_code == 1 and "empty" in empty.output
     with pytest.raises(AssistantError, match="no index"):
         copy_index(settings_for(index), f"milvus:{tmp_path / 'absent.db'}", tmp_path / "x")
+
+
+def test_a_refused_token_is_one_line_that_never_shows_it(monkeypatch):
+    """milvus-lite has no authentication, so the server's refusal is the one thing faked here: the exception
+    pymilvus raises for a wrong token."""
+    from pymilvus.exceptions import MilvusException
+
+    from assistant.index.milvus_client import MilvusConnection
+
+    monkeypatch.setenv("ASSISTANT_MILVUS_TOKEN", "root:wrong-secret")
+    connection = MilvusConnection("http://127.0.0.1:19530", Settings().milvus)
+    refused = MilvusException(1800, "auth check failure, please check username and password are correct")
+    problem = connection._problem(refused, "cannot be opened")
+    assert "refused the token (ASSISTANT_MILVUS_TOKEN)" in str(problem)
+    assert "wrong-secret" not in str(problem) and "\n" not in str(problem)

@@ -110,7 +110,7 @@ def ensure_index(assistant: Assistant, corpus: list[Path], key: str, progress: P
     meta = _read_meta(meta_path) if meta_path else {}
     passage_code, statement_code = code_fingerprint(PASSAGE_CODE), code_fingerprint(STATEMENT_CODE)
     store = assistant.store
-    if meta.get("key") == key and store.passages:
+    if meta_path is not None and meta.get("key") == key and store.passages:
         notes = []
         if meta.get("passage_code") != passage_code:
             notes.append(

@@ -335,15 +335,19 @@ def markdown_table(runs: list[dict]) -> str:
 
 def merge_results(files: list[Path], out: Path) -> str:
     """Runs of the same label from several result files (a set split with --start/--limit) as one result, every
-    aggregate recomputed from the joined per-question records; writes out (+ .md) and returns the table."""
+    aggregate recomputed from the joined per-question records over the questions all runs answered; writes out
+    (+ .md) and returns the table."""
     results = [json.loads(f.read_text(encoding="utf-8")) for f in files]
     labels: dict[str, dict] = {}
     for result in results:
         for run in result["runs"]:
             joined = labels.setdefault(run["label"], {**run, "questions": []})
             joined["questions"] += run["questions"]
+    # Every column over the same questions: those every joined run answered.
+    common = set.intersection(*({r["id"] for r in run["questions"]} for run in labels.values()))
     runs = []
     for label, run in labels.items():
+        run["questions"] = [r for r in run["questions"] if r["id"] in common]
         llm = label != "extractive"
         k = results[0].get("k") or Settings().retrieval.top_k
         runs.append({**run, **_summarise(label, run["questions"], k, llm)})

@@ -52,3 +52,23 @@ def test_sentences_of_different_dates_carry_them_newest_first():
     assert [p for _, p in dated([("a", "2025-01-01"), ("b", "2025-01-01")], lambda i: i[1], False)] == ["", ""]
     assert with_prefix("On 1 May 2025, ", "According to X, it rained.") == "On 1 May 2025, according to X, it rained."
     assert with_prefix("On 1 May 2025, ", "Tom Reed said so.") == "On 1 May 2025, Tom Reed said so."
+
+
+@pytest.mark.parametrize(
+    ("cue", "text", "shown"),
+    [
+        ("He expressed", "gratitude to the US side", "Kirill Dmitriev expressed gratitude to the US side."),
+        (
+            "Trump accused",
+            "him of not being ready for peace",
+            "Kirill Dmitriev accused him of not being ready for peace.",
+        ),
+        ("Zelensky pointed", "to a recent breakthrough", "Kirill Dmitriev pointed to a recent breakthrough."),
+        ("Dmitriev told CNN", "he did not ask for relief", "According to Kirill Dmitriev, he did not ask for relief."),
+    ],
+)
+def test_reported_words_are_rebuilt_into_a_sentence(cue, text, shown):
+    from assistant.answers.speaker import render_statement
+    from assistant.quotes import Statement
+
+    assert render_statement(Statement("Kirill Dmitriev", "reported", 0, len(text), text, cue)) == shown

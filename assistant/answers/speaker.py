@@ -17,6 +17,7 @@ from assistant.ingest.passages import Passage
 from assistant.quotes import Statement, match_speakers, parse_speaker_question
 from assistant.retrieval.retriever import Filters, Hit
 from assistant.text.sentences import sentence_spans
+from assistant.text.vocabulary import SPEECH_VERBS
 
 _ACCORDING_TO = re.compile(r"^(?P<rest>.+?),?\s+according to (?P<name>[^,?]+?)\s*\??$", re.IGNORECASE)
 _RECENT = 0.05  # what a statement from the newest article gains in the ranking when the question names no time
@@ -65,6 +66,9 @@ def render_statement(s: Statement, article_text: str = "") -> str:
     words = s.text.strip().rstrip(".,")
     if s.kind == "direct" and not any(mark in words for mark in '“”"'):
         return f"{s.speaker} said: “{words}.”"
+    verb = _object_verb(s)
+    if verb:  # "He expressed gratitude to …": the words are the verb's object, not a clause "according to" can lead
+        return f"{s.speaker} {verb} {words}."
     first, second = (words.split(" ", 2) + ["", ""])[:2]
     # "According to X, Some guarantees…": lower the capital a sentence start gave an ordinary word (one the article
     # also writes in lower case), not a name's ("Will Smith" stays).
@@ -76,6 +80,55 @@ def render_statement(s: Statement, article_text: str = "") -> str:
     if words.endswith((",”", ',"')):  # a quote that ran on into "he said": its comma becomes the full stop
         return f"According to {s.speaker}, {words[:-2]}.{words[-1]}"
     return f"According to {s.speaker}, {words}."
+
+
+# Speech verbs whose reported words are a noun phrase, not a clause ("expressed gratitude", "accused him of …"):
+# such words are shown after their verb, never as "According to X, gratitude to …".
+_OBJECT_VERBS = frozenset(
+    [
+        "expressed",
+        "expresses",
+        "threatened",
+        "threatens",
+        "accused",
+        "accuses",
+        "blamed",
+        "blames",
+        "criticised",
+        "criticized",
+        "praised",
+        "urged",
+        "urges",
+        "mentioned",
+        "recalled",
+        "recalls",
+        "pointed",
+        "points",
+        "denied",
+        "denies",
+        "welcomed",
+        "welcomes",
+        "condemned",
+        "condemns",
+        "called",
+        "demanded",
+        "demands",
+        "rejected",
+        "rejects",
+    ]
+)
+_PREPOSITION_START = re.compile(r"^(?:to|of|for|with|about|on|at|from|over)\s", re.IGNORECASE)
+
+
+def _object_verb(s: Statement) -> str:
+    """The cue's verb when the statement is its object ("Trump accused" + "him of …"), else ""."""
+    if s.kind != "reported" or s.text.lstrip().lower().startswith("that "):
+        return ""
+    verbs = [w for w in re.findall(r"[a-z]+", s.cue.lower()) if w in SPEECH_VERBS]
+    if not verbs:
+        return ""
+    verb = verbs[-1]
+    return verb if verb in _OBJECT_VERBS or (verb != "according" and _PREPOSITION_START.match(s.text.lstrip())) else ""
 
 
 def list_statements(

@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape as esc  # article text must never be read as rich markup
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from assistant.errors import AssistantError
+from assistant.progress import progress_bar
 from assistant.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -84,31 +84,6 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-class _RichProgress:
-    """Adapts rich's progress bar to pipeline.Progress; quiet when stderr is not a terminal."""
-
-    def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("{task.description:>10}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        )
-        self.task: TaskID | None = None
-
-    def start(self, label: str, total: int) -> None:
-        if self.task is not None:
-            self.bar.remove_task(self.task)
-        self.task = self.bar.add_task(label, total=total)
-
-    def advance(self, n: int) -> None:
-        if self.task is not None:
-            self.bar.advance(self.task, n)
-
-
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Article files or folders (.txt .md .html .json .jsonl).")],
@@ -116,13 +91,11 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the per-file report as JSON lines.")] = False,
 ) -> None:
     """Add articles to the index (unchanged files cost nothing; changed files replace their old passages)."""
-    from assistant.pipeline import Progress as Hooks
-
     assistant = _assistant(_settings(index))
-    rich_progress = _RichProgress()
+    bar, hooks = progress_bar(err)
     try:
-        with rich_progress.bar:
-            report = assistant.ingest(paths, Hooks(rich_progress.start, rich_progress.advance))
+        with bar:
+            report = assistant.ingest(paths, hooks)
     except AssistantError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:
@@ -338,10 +311,10 @@ def index_copy(
     from assistant.index.copy import copy_index
 
     settings = _settings()
-    rich_progress = _RichProgress()
+    bar, hooks = progress_bar(err)
     try:
-        with rich_progress.bar:
-            report = copy_index(settings, source, destination, rich_progress)
+        with bar:
+            report = copy_index(settings, source, destination, hooks)
     except AssistantError as exc:
         raise _fail(str(exc)) from None
     except OSError as exc:

@@ -12,9 +12,10 @@ from assistant.answers.router import Router
 from assistant.answers.types import Answer, StreamEvent
 from assistant.embedding import Embedder
 from assistant.index import Store, open_store
-from assistant.index.indexer import Indexer, IngestReport, Progress
+from assistant.index.indexer import Indexer, IngestReport
 from assistant.index.store import PassageStore
 from assistant.ingest import Article
+from assistant.progress import Progress
 from assistant.retrieval.retriever import Filters, Retriever
 from assistant.settings import Settings
 

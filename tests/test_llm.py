@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from importlib.resources import files
 from pathlib import Path
 
@@ -87,11 +86,10 @@ def test_gguf_backend_completes_and_chats_in_process(gguf_path: Path) -> None:
 
 
 def test_server_that_is_down_fails_fast_with_a_clear_message() -> None:
+    # A refused connection is reported as such, not waited on until the timeout ("did not answer within …").
     llm = make_llm(LLMSettings(backend="openai", base_url=_closed_port_url(), timeout=5))
-    started = time.monotonic()
     with pytest.raises(LLMError, match="cannot reach the LLM server at http://127.0.0.1"):
         list(stream_answer(llm, "hello"))
-    assert time.monotonic() - started < 10
 
 
 def test_server_that_never_answers_times_out() -> None:
@@ -101,10 +99,8 @@ def test_server_that_never_answers_times_out() -> None:
         silent.listen(8)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
         llm = make_llm(LLMSettings(backend="openai", base_url=url, timeout=1.0))
-        started = time.monotonic()
         with pytest.raises(LLMError, match="did not answer within 1 s"):
             complete_text(llm, "hello")
-        assert time.monotonic() - started < 15
 
 
 def test_missing_or_bad_gguf_file_names_the_path(tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from assistant.chat.render import render_ingest_report, render_notice, render_re
 from assistant.chat.security import max_upload_bytes, upload_name, upload_refusal
 from assistant.errors import AssistantError
 from assistant.ingest import SIDECAR_SUFFIX
-from assistant.pipeline import Assistant, IngestReport, Progress
+from assistant.pipeline import Assistant, IngestReport
+from assistant.progress import Progress
 from assistant.settings import Settings
 
 UPLOADS_DIR = "uploads"  # inside the index folder: uploaded files stay beside the index they fed

@@ -6,15 +6,6 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from assistant.errors import AssistantError
@@ -22,7 +13,7 @@ from assistant.evaluation.compare import load_results
 from assistant.evaluation.questions import EvalSetError, load_benchmark, load_set
 from assistant.evaluation.report import METRICS, fmt, write_outputs
 from assistant.evaluation.runner import resolve_modes, run_evaluation
-from assistant.pipeline import Progress as Hooks
+from assistant.progress import progress_bar
 from assistant.settings import load_settings
 
 SUMMARY_METRICS = (
@@ -30,31 +21,6 @@ SUMMARY_METRICS = (
     "fact_recall", "answer_contains_gold", "mc_accuracy", "abstention_precision", "abstention_recall", "pass_rate",
     "latency_total_p50_ms", "latency_total_p95_ms",
 )  # fmt: skip
-
-
-def _progress_bar(console: Console) -> tuple[Progress, Hooks]:
-    bar = Progress(
-        TextColumn("{task.description:>10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-    state: dict[str, TaskID | None] = {"task": None}
-
-    def start(label: str, total: int) -> None:
-        if state["task"] is not None:
-            bar.remove_task(state["task"])
-        state["task"] = bar.add_task(label, total=total)
-
-    def advance(n: int) -> None:
-        if state["task"] is not None:
-            bar.advance(state["task"], n)
-
-    return bar, Hooks(start, advance)
 
 
 def eval_command(
@@ -93,7 +59,7 @@ def eval_command(
         return 2
     if eval_set.kind == "benchmark":
         err_console.print(f"questions: {eval_set.selection['selected']} where {eval_set.selection['filter']}")
-    bar, hooks = _progress_bar(err_console)
+    bar, hooks = progress_bar(err_console)
     try:
         with bar:
             results = run_evaluation(

@@ -13,7 +13,8 @@ from assistant.errors import AssistantError
 from assistant.index import is_milvus
 from assistant.index.store import FORMAT_VERSION, WriteLock, file_sha256
 from assistant.ingest import expand_paths
-from assistant.pipeline import Assistant, Progress
+from assistant.pipeline import Assistant
+from assistant.progress import Progress
 from assistant.quotes import statement_rows
 from assistant.settings import Settings
 from assistant.text.sentences import sentence_spans

@@ -19,7 +19,8 @@ from assistant.evaluation.compare import check_thresholds, compare_runs, flat_me
 from assistant.evaluation.indexing import default_index_dir, ensure_index, index_key
 from assistant.evaluation.questions import EvalQuestion, EvalSet
 from assistant.evaluation.scoring import RETRIEVAL_DEPTH, aggregate, by_tag, score_question
-from assistant.pipeline import Assistant, Progress
+from assistant.pipeline import Assistant
+from assistant.progress import Progress
 from assistant.retrieval.retriever import Filters
 from assistant.settings import Settings
 

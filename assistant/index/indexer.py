@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.embedding import Embedder
+from assistant.progress import Progress
 from assistant.errors import AssistantError
 from assistant.index import Store, writing
 from assistant.ingest import Article, FileResult, expand_paths, read_file
@@ -52,14 +53,6 @@ class IngestReport:
             f"({self.passages_embedded} embedded), {self.articles_removed} articles replaced or removed, "
             f"in {self.seconds:.1f} s"
         )
-
-
-@dataclass
-class Progress:
-    """Callbacks for long work; the CLI and chat page plug their progress display in here."""
-
-    start: Callable[[str, int], None] = lambda label, total: None
-    advance: Callable[[int], None] = lambda n: None
 
 
 class Indexer:

@@ -166,13 +166,6 @@ class RetrievalSettings(Section):
         description="When a question has a date (--as-of; the benchmark's asked_on) or names a time, prefer "
         "articles published then: other scores are multiplied by date_penalty. Nothing is excluded.",
     )
-    story_date: bool = Field(
-        False,
-        description="For a question with no date and no named time: rank once, take the median publication day of "
-        "the best story_date_passages passages, and prefer articles published in the date window before it (the "
-        "story's week), as a question's date would. Off until it gains on both benchmark years (evals/README.md).",
-    )
-    story_date_passages: int = Field(5, ge=1, le=50, description="Passages whose dates give the story's date.")
     question_dates: bool = Field(
         True,
         description="Read the time a question names ('in May 2022', 'on March 4', 'last week') as its date "

@@ -124,8 +124,6 @@ def configurations(default_mode: str) -> list[tuple[str, str, dict, bool]]:
         ("default - question dates", {"question_dates": False}, True),
         ("default without the question date - question dates", {"question_dates": False}, False),
         ("default, fusion=rrf", {"fusion": "rrf"}, True),
-        ("default + story date", {"story_date": True}, True),
-        ("default without the question date + story date", {"story_date": True}, False),
     ]
     configs += [(name, default_mode, overrides, date) for name, overrides, date in ablations]
     return configs

@@ -328,23 +328,7 @@ class Retriever:
             pool = server_pool(self, query, depth, filters, mode, frame)
         else:
             pool = self._local_pool(query, depth, filters, mode, frame)
-        if pool is None:
-            return []
-        if frame is None and s.story_date and s.date_prior:
-            story = self.story_frame(self._rank(pool, s.story_date_passages, depth, mode))
-            if story is not None:
-                pool.prior = pool.reprior(story)
-        return self._rank(pool, k, depth, mode)
-
-    def story_frame(self, hits: list[Hit]) -> TimeFrame | None:
-        """The dates of the story a question without a date is about: the date window around the median
-        publication day of its best passages (None when fewer than half of them are dated)."""
-        days = sorted(day_number(h.article.published) for h in hits if day_number(h.article.published))
-        if not days or 2 * len(days) < len(hits):
-            return None
-        middle = date.fromordinal(days[len(days) // 2])
-        first = date.fromordinal(max(1, middle.toordinal() - self.settings.date_window_before))
-        return TimeFrame(first, middle, "")
+        return self._rank(pool, k, depth, mode) if pool is not None else []
 
     def _local_pool(self, query: str, depth: int, filters: Filters | None, mode: str, frame) -> Pool | None:
         """Every passage of the in-memory index as candidates: BM25 over all of them, the dense ones from FAISS."""
@@ -353,7 +337,7 @@ class Retriever:
         mask = self._allowed_mask(filters)
         if mask is not None and not mask.any():
             return None
-        pool = Pool(self.ids, self.prior(frame), lambda row: self.store.passages[int(self.ids[row])], self.prior)
+        pool = Pool(self.ids, self.prior(frame), lambda row: self.store.passages[int(self.ids[row])])
         pool.bm25 = self.bm25_scores(query, mask) if mode in ("bm25", "hybrid") else None
         if mode in ("dense", "hybrid"):
             pool.qvec = self.embedder.embed_query(query).reshape(1, -1).astype(np.float32)
@@ -440,7 +424,6 @@ class Pool:
     ids: np.ndarray
     prior: np.ndarray
     passage: Callable[[int], Passage]
-    reprior: Callable[[TimeFrame], np.ndarray]  # the rows' priors for another time frame
     bm25: np.ndarray | None = None  # BM25 score per row (None: mode without BM25 or no searchable word)
     dense: list[tuple[int, float]] = field(default_factory=list)  # (row, cosine) of the nearest, best first
     qvec: np.ndarray | None = None

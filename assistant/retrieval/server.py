@@ -69,12 +69,7 @@ def server_pool(retriever, query: str, depth: int, filters, mode: str, frame):
     articles = [store.articles.get(p.article_id) for p in passages]
     published = np.array([day_number(a.published) if a else 0 for a in articles], dtype=np.int64)
     lead = np.array([p.start == 0 for p in passages], dtype=bool)
-    pool = Pool(
-        ids,
-        retriever.prior(frame, lead, published),
-        lambda row: passages[row],
-        lambda other: retriever.prior(other, lead, published),
-    )
+    pool = Pool(ids, retriever.prior(frame, lead, published), lambda row: passages[row])
     if terms:
         pairs = zip(passages, articles, strict=True)
         texts = [passage_search_text(p, a, retriever.with_header) if a else "" for p, a in pairs]

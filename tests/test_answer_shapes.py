@@ -72,3 +72,23 @@ def test_reported_words_are_rebuilt_into_a_sentence(cue, text, shown):
     from assistant.quotes import Statement
 
     assert render_statement(Statement("Kirill Dmitriev", "reported", 0, len(text), text, cue)) == shown
+
+
+def test_an_undated_question_over_a_long_collection_says_all_dates_were_searched(new_fake_assistant, tmp_path):
+    import json
+
+    rows = [
+        {"title": "Port strike begins", "published": "2024-03-12", "text": "Dockworkers at the port began a strike "
+         "on Tuesday over pay, the union said, halting every ship in the harbour for the day."},
+        {"title": "Port strike ends", "published": "2024-09-15", "text": "Dockworkers at the port ended their strike "
+         "on Friday after the union accepted a new pay offer from the port authority."},
+    ]  # fmt: skip
+    (tmp_path / "news.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assistant = new_fake_assistant()
+    assistant.ingest([tmp_path / "news.jsonl"])
+    undated = assistant.ask("Why did the dockworkers strike?")
+    assert "the question names no time: articles of every date (2024-03-12 to 2024-09-15) were ranked alike" in (
+        undated.notes
+    )
+    dated = assistant.ask("Why did the dockworkers strike in March 2024?")
+    assert not any("names no time" in note for note in dated.notes)

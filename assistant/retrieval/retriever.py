@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 import faiss
 import numpy as np
@@ -250,6 +251,12 @@ class Retriever:
         week = TimeFrame(date.fromordinal(max(1, asked.toordinal() - s.date_window_before)), asked, "")
         inside = named is not None and week.first <= named.first and named.last <= week.last
         return named if inside else week
+
+    @cached_property
+    def published_span(self) -> tuple[str, str]:
+        """The first and last publication dates of the indexed articles ("", "" when none is dated)."""
+        days = [a.published for a in self.store.articles.values() if a.published]
+        return (min(days), max(days)) if days else ("", "")
 
     def published_within(self, frame: TimeFrame, published: np.ndarray | None = None) -> np.ndarray:
         """Per passage row: was its article published in the frame (or up to date_window_after days later)?

@@ -23,8 +23,10 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy assistant
-# The quality gate: the sample question set must meet the thresholds written in it (exit 1 otherwise).
+# The quality gates: each question set must meet the thresholds written in it (exit 1 otherwise).
 .venv/bin/assistant eval evals/sample.yaml --out artifacts/eval-sample
+# Questions in readers' own words over twelve invented articles (issue 20): its thresholds catch regressions.
+.venv/bin/assistant eval evals/paraphrase.yaml --out artifacts/eval-paraphrase
 # Both lanes, the whole suite. Arguments go to pytest: the fast lane (logic tests with the fake embedder, no model,
 # process, server or browser; under a minute) is `bash scripts/test.sh -m "not slow"`, or without the installs and
 # the eval gate `.venv/bin/python -m pytest -m "not slow"`; the slow lane alone is `-m slow`.

@@ -43,6 +43,7 @@ LEASE_SECONDS = 600  # a server writer's lease; renewed at every save, taken ove
 BATCH = 500  # ids per query or delete expression
 WRITE_BATCH = 2000  # rows per insert/upsert request
 MAX_TERM_CHARS = 200
+VECTOR_CACHE = 20_000
 _ZERO = {"articles": 0, "passages": 0, "statements": 0, "tokens": 0}
 
 __all__ = ["PREFIX", "SCHEMA_VERSION", "MilvusStore"]
@@ -83,6 +84,7 @@ class MilvusStore:
         self._df_delta: Counter[str] = Counter()
         self._df_cache: dict[str, int] = {}
         self._sequence: dict[str, int] = {}
+        self._vector_cache: dict[int, np.ndarray] = {}  # vectors of recent BM25 candidates
 
     # ---- opening -------------------------------------------------------------------------------------------
     @classmethod
@@ -161,10 +163,10 @@ class MilvusStore:
         """Stored vectors of the given passage ids, in their order."""
         if not ids:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        pending = {p.id: v for _, ps, vs, _ in self._pending_articles for p, v in zip(ps, vs, strict=True)}
-        rows = self.db.query_ids(self.passages_name, [i for i in ids if i not in pending], ["id", "vector"])
-        found = {int(r["id"]): np.asarray(r["vector"], dtype=np.float32) for r in rows}
-        found.update(pending)
+        found = {p.id: v for _, ps, vs, _ in self._pending_articles for p, v in zip(ps, vs, strict=True)}
+        found.update((int(i), self._vector_cache[int(i)]) for i in ids if int(i) in self._vector_cache)
+        rows = self.db.query_ids(self.passages_name, [i for i in ids if int(i) not in found], ["id", "vector"])
+        found.update((int(r["id"]), np.asarray(r["vector"], dtype=np.float32)) for r in rows)
         return np.vstack([found[int(i)] for i in ids]).astype(np.float32)
 
     def article_vectors(self, article_ids: list[str]) -> np.ndarray:
@@ -361,17 +363,23 @@ class MilvusStore:
         return self._search([np.asarray(qvec, dtype=np.float32).ravel().tolist()], "vector", limit, expression, params)
 
     def search_bm25(self, text: str, limit: int, expression: str) -> list[tuple[Passage, float]]:
-        """The passages Milvus's BM25 scores best for the text (its analyzer: milvus_schema.py), best first."""
-        return self._search([text], "sparse", limit, expression, {"metric_type": "BM25"})
+        """The passages Milvus's BM25 scores best for the text (its analyzer: milvus_schema.py), best first; their
+        vectors come along (kept for vectors_for: the fusion needs the cosine of every BM25 candidate)."""
+        return self._search([text], "sparse", limit, expression, {"metric_type": "BM25"}, with_vectors=True)
 
-    def _search(self, data, field: str, limit: int, expression: str, params: dict) -> list[tuple[Passage, float]]:
+    def _search(self, data, field: str, limit: int, expression: str, params: dict, with_vectors: bool = False):
         if not self.counts["passages"] or limit <= 0:
             return []
+        fields = PASSAGE_FIELDS[1:] + (["vector"] if with_vectors else [])
+        if with_vectors and len(self._vector_cache) > VECTOR_CACHE:
+            self._vector_cache.clear()
         found = []
-        for hit in self.db.search(self.passages_name, data, field, limit, expression, params, PASSAGE_FIELDS[1:]):
+        for hit in self.db.search(self.passages_name, data, field, limit, expression, params, fields):
             row = {**hit["entity"], "id": hit["id"]}
             passage = self.passages.passage_of(row)
             self.passages.remember(passage)
+            if with_vectors:
+                self._vector_cache[passage.id] = np.asarray(row["vector"], dtype=np.float32)
             found.append((passage, float(hit["distance"])))
         return found
 

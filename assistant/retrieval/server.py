@@ -84,6 +84,17 @@ def server_pool(retriever, query: str, depth: int, filters, mode: str, frame):
     return pool
 
 
+_TERMS: dict[str, list[str]] = {}  # candidate text -> its search terms: the same passages come back often
+
+
+def _terms_of(texts: list[str]) -> list[list[str]]:
+    if len(_TERMS) > 20_000:
+        _TERMS.clear()
+    missing = [t for t in dict.fromkeys(texts) if t not in _TERMS]
+    _TERMS.update(zip(missing, search_terms(missing), strict=True))
+    return [_TERMS[t] for t in texts]
+
+
 def bm25_scores(store, texts: list[str], terms: list[str], k1: float, b: float) -> np.ndarray:
     """BM25 of each text as bm25s scores it ('lucene': no (k1 + 1) factor; a query term counts as often as it
     occurs), with the whole index's document frequencies and average length."""
@@ -92,7 +103,7 @@ def bm25_scores(store, texts: list[str], terms: list[str], k1: float, b: float) 
     df = store.doc_freq(sorted(set(terms)))
     idf = {t: np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in df}
     scores = np.zeros(len(texts), dtype=np.float64)
-    for row, tokens in enumerate(search_terms(texts)):
+    for row, tokens in enumerate(_terms_of(texts)):
         counts, length = Counter(tokens), len(tokens)
         norm = k1 * (1 - b + b * length / average)
         for term in terms:

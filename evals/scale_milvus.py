@@ -27,8 +27,8 @@ def synthetic_texts(n: int, rng: np.random.Generator, words: int = 60, vocabular
     return [" ".join(f"w{r}" for r in row) for row in ranks]
 
 
-def _server_rss_mb() -> float:
-    """Resident memory of this process's milvus-lite server (its child process), in MB."""
+def _server_rss_mb(db_file: Path) -> float:
+    """Resident memory of the milvus-lite server of db_file (a child process of this one), in MB."""
     total = 0.0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -36,7 +36,9 @@ def _server_rss_mb() -> float:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[1]) != os.getpid():  # field 4: parent pid
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                serves = str(db_file).encode() in f.read()
+            if int(fields[1]) != os.getpid() or not serves:  # field 4: parent pid
                 continue
             with open(f"/proc/{pid}/status") as f:
                 total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
@@ -150,7 +152,7 @@ def _run_one(n: int, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, a
     row["recall_at_10"] = round(
         float(np.mean([len(set(f) & set(t[:10])) / 10 for f, t in zip(found, truth, strict=False)])), 4
     )
-    rss = _server_rss_mb()
+    rss = _server_rss_mb(folder / "scale.db")
     disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     row.update(
         {

@@ -85,6 +85,7 @@ class MilvusStore:
         self._df_cache: dict[str, int] = {}
         self._sequence: dict[str, int] = {}
         self._vector_cache: dict[int, np.ndarray] = {}  # vectors of recent BM25 candidates
+        self.lease_owner = ""  # "host:pid" while this process holds a server's writer lease
 
     # ---- opening -------------------------------------------------------------------------------------------
     @classmethod
@@ -239,6 +240,7 @@ class MilvusStore:
         from assistant.index.milvus_schema import ensure_collections
 
         ensure_collections(self)
+        self.renew_lease()
         previous = self.read_manifest()
         if previous is not None:
             self._check(previous)
@@ -393,6 +395,12 @@ class MilvusStore:
     def lease(self) -> _Lease:
         return _Lease(self)
 
+    def renew_lease(self) -> None:
+        """Write this writer's lease with the time now (taking it, and at every save while it writes)."""
+        if self.lease_owner:
+            body = json.dumps({"owner": self.lease_owner, "time": time.time()})
+            self.db.upsert(self.records_name, [_record("lease", "meta", "", 0, body)])
+
     def close(self) -> None:
         self.db.close()
 
@@ -422,12 +430,13 @@ class _Lease:
                     f"another 'assistant ingest' or 'remove' ({held['owner']}) is writing to {store.directory}; "
                     "wait for it to finish and try again"
                 )
-        body = json.dumps({"owner": self.owner, "time": time.time()})
-        store.db.upsert(store.records_name, [_record("lease", "meta", "", 0, body)])
+        store.lease_owner = self.owner
+        store.renew_lease()
         return self
 
     def __exit__(self, *exc) -> None:
         if not self.store.db.embedded:
+            self.store.lease_owner = ""
             self.store.db.delete(self.store.records_name, 'key == "lease"')
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,12 @@ from assistant.retrieval.retriever import Filters, Retriever
 from assistant.settings import Settings
 from tests.conftest import SAMPLE_ARTICLE, SAMPLE_DIR
 
-pytest.importorskip("milvus_lite", reason="pip install -e '.[milvus]'")
+try:
+    import milvus_lite  # noqa: F401
+except ImportError:  # skipped here, but CI (scripts/test.sh installs the milvus extra) must run these tests
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("milvus-lite is not installed: pip install -e '.[milvus]'", allow_module_level=True)
 pytestmark = pytest.mark.slow  # every test starts milvus-lite's server process
 
 STORM = (

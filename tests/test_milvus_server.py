@@ -15,7 +15,12 @@ from milvus_server import milvus_server
 
 from tests.conftest import SAMPLE_DIR
 
-pytest.importorskip("milvus_lite", reason="pip install -e '.[milvus]'")
+try:
+    import milvus_lite  # noqa: F401
+except ImportError:  # skipped here, but CI (scripts/test.sh installs the milvus extra) must run these tests
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("milvus-lite is not installed: pip install -e '.[milvus]'", allow_module_level=True)
 pytestmark = pytest.mark.slow
 
 EXAMPLE = "What did Dmitriev say about sanctions?"

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from milvus_server import milvus_server
@@ -64,21 +63,28 @@ def test_a_killed_ingest_into_a_server_leaves_it_usable_and_the_same_command_goe
     (corpus / "reports.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     with milvus_server(tmp_path / "served.db") as uri:
         index = f"milvus:{uri}"
-        # a checkpoint every 20 passages, so that a kill falls between two of them
-        code = "import assistant.index.indexer as i; i.CHECKPOINT_PASSAGES = 20; from assistant.cli import main; main()"
-        ingest = subprocess.Popen(
+        # A checkpoint every 20 passages, and the process SIGKILLs itself right after its second save: a kill
+        # between two checkpoints at a fixed point, whatever the machine's speed (polling from outside raced it).
+        code = (
+            "import os, signal\n"
+            "import assistant.index.indexer as indexer\n"
+            "from assistant.index.milvus import MilvusStore\n"
+            "indexer.CHECKPOINT_PASSAGES = 20\n"
+            "save, saves = MilvusStore.save, []\n"
+            "def save_then_die(self, *args, **kwargs):\n"
+            "    save(self, *args, **kwargs)\n"
+            "    saves.append(1)\n"
+            "    if len(saves) == 2:\n"
+            "        os.kill(os.getpid(), signal.SIGKILL)\n"
+            "MilvusStore.save = save_then_die\n"
+            "from assistant.cli import main\n"
+            "main()\n"
+        )
+        ingest = subprocess.run(
             [sys.executable, "-c", code, "ingest", str(corpus), "--index", index],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600,
         )  # fmt: skip
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and ingest.poll() is None:  # kill once a first checkpoint is saved
-            listed = assistant("list", "--index", index, "--json")
-            if listed.returncode == 0 and listed.stdout.strip():
-                break
-            time.sleep(1)
-        assert ingest.poll() is None, "the ingest ended before it could be killed"
-        ingest.send_signal(signal.SIGKILL)
-        ingest.wait()
+        assert ingest.returncode == -signal.SIGKILL, "the ingest ended before its second save"
         kept = assistant("list", "--index", index, "--json")
         assert kept.returncode == 0
         saved = len(kept.stdout.splitlines())

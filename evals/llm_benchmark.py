@@ -342,7 +342,8 @@ def merge_results(files: list[Path], out: Path) -> str:
     for result in results:
         for run in result["runs"]:
             joined = labels.setdefault(run["label"], {**run, "questions": []})
-            joined["questions"] += run["questions"]
+            have = {r["id"] for r in joined["questions"]}  # a question two chunks both answered counts once
+            joined["questions"] += [r for r in run["questions"] if r["id"] not in have]
     # Every column over the same questions: those every joined run answered.
     common = set.intersection(*({r["id"] for r in run["questions"]} for run in labels.values()))
     runs = []

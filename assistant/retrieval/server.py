@@ -11,6 +11,7 @@ frame, the best ones inside it.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -34,6 +35,9 @@ def search_words(text: str) -> str:
     return " ".join(kept)
 
 
+_SEARCHES = ThreadPoolExecutor(4, thread_name_prefix="milvus-search")  # gRPC calls release the interpreter lock
+
+
 def server_pool(retriever, query: str, depth: int, filters, mode: str, frame):
     """The question's candidates as a Pool (see retriever.Pool), or None when the index or the filters leave none."""
     from assistant.retrieval.retriever import Pool, passage_search_text, question_focus
@@ -43,6 +47,17 @@ def server_pool(retriever, query: str, depth: int, filters, mode: str, frame):
         return None
     expression = filter_of(filters)
     found: dict[int, Passage] = {}  # passage id -> Passage, in the order found
+    # The BM25 searches go out first and run in Milvus while the question is embedded and searched densely.
+    terms = search_terms([query])[0] if mode in ("bm25", "hybrid") else []
+    bm25_searches = []
+    if terms:
+        words = search_words(query)
+        limit = depth * store.settings.bm25_overfetch
+        bm25_searches.append(_SEARCHES.submit(store.search_bm25, words, limit, expression))
+        if frame is not None:
+            first, last = frame.first.toordinal(), frame.last.toordinal() + s.date_window_after
+            within = filter_of(filters, f"published >= {max(first, 1)} and published <= {last}")
+            bm25_searches.append(_SEARCHES.submit(store.search_bm25, words, depth, within))
     dense: list[tuple[int, float]] = []
     qvec = None
     if mode in ("dense", "hybrid"):
@@ -50,17 +65,9 @@ def server_pool(retriever, query: str, depth: int, filters, mode: str, frame):
         for passage, cosine in store.search_dense(qvec, depth, expression):
             found.setdefault(passage.id, passage)
             dense.append((passage.id, cosine))
-    terms = search_terms([query])[0] if mode in ("bm25", "hybrid") else []
-    if terms:
-        words = search_words(query)
-        limit = depth * store.settings.bm25_overfetch
-        for passage, _ in store.search_bm25(words, limit, expression):
+    for search in bm25_searches:
+        for passage, _ in search.result():
             found.setdefault(passage.id, passage)
-        if frame is not None:
-            first, last = frame.first.toordinal(), frame.last.toordinal() + s.date_window_after
-            within = filter_of(filters, f"published >= {max(first, 1)} and published <= {last}")
-            for passage, _ in store.search_bm25(words, depth, within):
-                found.setdefault(passage.id, passage)
     if not found:
         return None
     passages = list(found.values())

@@ -36,10 +36,10 @@ from assistant.evaluation.metrics import contains_phrase
 from assistant.index import is_milvus
 from assistant.index.store import PassageStore
 from assistant.ingest import read_file
-from assistant.ingest.passages import tokenized_passages
+from assistant.ingest.passages import passage_search_text, tokenized_passages
 from assistant.pipeline import Assistant
 from assistant.quotes import extract_statements
-from assistant.retrieval.retriever import Retriever, passage_search_text
+from assistant.retrieval.retriever import Retriever
 from assistant.settings import EmbeddingSettings, Settings
 from assistant.text.sentences import sentence_spans
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.ingest import Article, read_file
-from assistant.ingest.passages import passage_header, tokenized_passages
-from assistant.retrieval.retriever import passage_search_text
+from assistant.ingest.passages import passage_header, passage_search_text, tokenized_passages
 from tests.conftest import SAMPLE_ARTICLE
 
 LONG_SENTENCE = " ".join(f"clause {i}, with Zelensky's naïve “quoted” words" for i in range(60)) + "."

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from assistant.embedding import Embedder
+from assistant.ingest.passages import passage_search_text
 from assistant.pipeline import Assistant
-from assistant.retrieval.retriever import Filters, passage_search_text
+from assistant.retrieval.retriever import Filters
 from assistant.settings import EmbeddingSettings, Settings
 
 STORM = (

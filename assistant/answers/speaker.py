@@ -202,8 +202,8 @@ class SpeakerAnswerer:
     def context_hit(self, item: SpeakerStatement) -> Hit:
         """The indexed passage holding the statement (the reader sees it in context), else its own sentences."""
         start = item.statement.start
-        for passage in self.store.passages.values():
-            if passage.article_id == item.article.id and passage.start <= start < passage.end:
+        for passage in self.store.passages_of([item.article.id]):
+            if passage.start <= start < passage.end:
                 return Hit(passage, item.article, item.score, speaker=item.statement.speaker)
         return item.as_hit()
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.embedding import Embedder
-from assistant.progress import Progress
 from assistant.errors import AssistantError
 from assistant.index import Store, writing
 from assistant.ingest import Article, FileResult, expand_paths, read_file
-from assistant.ingest.passages import Passage, tokenized_passages
+from assistant.ingest.passages import Passage, passage_search_text, tokenized_passages
+from assistant.progress import Progress
 from assistant.quotes import statement_rows
-from assistant.retrieval.retriever import passage_search_text
 from assistant.settings import Settings
 from assistant.text.sentences import load_sentence_splitter, sentence_spans
 

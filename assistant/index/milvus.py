@@ -25,7 +25,6 @@ import os
 import socket
 import time
 from collections import Counter
-from functools import lru_cache
 
 import numpy as np
 
@@ -33,7 +32,7 @@ from assistant.errors import IndexLockedError, IndexProblemError
 from assistant.index.milvus_client import PREFIX, MilvusConnection, expression_string
 from assistant.index.milvus_passages import PASSAGE_FIELDS, MilvusPassages
 from assistant.ingest import Article
-from assistant.ingest.passages import Passage
+from assistant.ingest.passages import Passage, passage_search_text
 from assistant.text.dates import day_number
 from assistant.text.terms import search_terms
 
@@ -463,14 +462,6 @@ def _fit(text: str, limit: int = 65_000) -> str:
     return text if len(data) <= limit else data[:limit].decode("utf-8", errors="ignore")
 
 
-@lru_cache(maxsize=1)
-def _search_text():
-    from assistant.retrieval.retriever import passage_search_text
-
-    return passage_search_text
-
-
 def search_text(passage: Passage, article: Article, with_header: bool) -> str:
-    """The text BM25 indexes for a passage: the retriever's passage_search_text (imported late: retrieval comes
-    after the index)."""
-    return _search_text()(passage, article, with_header)
+    """The text BM25 indexes for a passage: the same text the FAISS store's passages are embedded and ranked by."""
+    return passage_search_text(passage, article, with_header)

@@ -30,6 +30,11 @@ def passage_header(article: Article) -> str:
     return f"{article.title} ({article.published})" if article.published else article.title
 
 
+def passage_search_text(passage: Passage, article: Article, with_header: bool) -> str:
+    """The text that is embedded and BM25-indexed for a passage: its header (with_header) and its text."""
+    return f"{passage_header(article)}\n{passage.text}" if with_header else passage.text
+
+
 def tokenized_passages(
     article: Article,
     token_ids: Callable[[list[str]], list[list[int]]],

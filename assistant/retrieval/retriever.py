@@ -29,7 +29,7 @@ from assistant.embedding import Embedder
 from assistant.index import Store, searches_itself
 from assistant.index.store import PassageStore
 from assistant.ingest import Article
-from assistant.ingest.passages import Passage, passage_header
+from assistant.ingest.passages import Passage, passage_search_text
 from assistant.settings import RetrievalSettings
 from assistant.text.dates import day_number, parse_date
 from assistant.text.sentences import sentences
@@ -92,11 +92,6 @@ class Hit:
     dense_rank: int | None = None
     bm25_rank: int | None = None
     speaker: str = ""  # set for a statement found by speaker (speakers.py): whose words the passage holds
-
-
-def passage_search_text(passage: Passage, article: Article, with_header: bool) -> str:
-    """The text that is embedded and BM25-indexed for a passage."""
-    return f"{passage_header(article)}\n{passage.text}" if with_header else passage.text
 
 
 def _shingles(text: str) -> frozenset[str]:

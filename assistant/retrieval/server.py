@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from assistant.index.milvus_client import filter_expression
-from assistant.ingest.passages import Passage
+from assistant.ingest.passages import Passage, passage_search_text
 from assistant.text.dates import day_number
 from assistant.text.terms import search_terms
 
@@ -40,7 +40,7 @@ _SEARCHES = ThreadPoolExecutor(4, thread_name_prefix="milvus-search")  # gRPC ca
 
 def server_pool(retriever, query: str, depth: int, filters, mode: str, frame):
     """The question's candidates as a Pool (see retriever.Pool), or None when the index or the filters leave none."""
-    from assistant.retrieval.retriever import Pool, passage_search_text, question_focus
+    from assistant.retrieval.retriever import Pool, question_focus
 
     store, s = retriever.store, retriever.settings
     if not len(store.passages):

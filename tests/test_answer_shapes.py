@@ -92,3 +92,15 @@ def test_an_undated_question_over_a_long_collection_says_all_dates_were_searched
     )
     dated = assistant.ask("Why did the dockworkers strike in March 2024?")
     assert not any("names no time" in note for note in dated.notes)
+
+
+def test_a_speakers_next_statement_is_grouped_with_the_first():
+    from assistant.answers.speaker import render_statement
+    from assistant.quotes import Statement
+
+    direct = Statement("Kirill Dmitriev", "direct", 0, 10, "Talks went well", "he said")
+    reported = Statement("Kirill Dmitriev", "reported", 0, 10, "Talks will go on", "he said")
+    assert render_statement(direct, again=True) == "Dmitriev also said: “Talks went well.”"
+    assert render_statement(reported, "talks", again=True) == "Dmitriev also said that talks will go on."
+    kremlin = Statement("the Kremlin", "reported", 0, 10, "talks will go on", "the Kremlin said")
+    assert render_statement(kremlin, again=True) == "The Kremlin also said that talks will go on."

@@ -61,25 +61,37 @@ def statements_of(store: Store, name: str, filters: Filters | None = None) -> li
     return found
 
 
-def render_statement(s: Statement, article_text: str = "") -> str:
-    """One answer sentence for a statement: verbatim words in quotation marks only when they were all quoted."""
+def render_statement(s: Statement, article_text: str = "", again: bool = False) -> str:
+    """One answer sentence for a statement: verbatim words in quotation marks only when they were all quoted.
+    `again`: the sentence follows one of the same speaker's, so it reads "Dmitriev also said …" (their words
+    grouped, not "Kirill Dmitriev said: … Kirill Dmitriev said: …")."""
     words = s.text.strip().rstrip(".,")
+    who = _short_name(s.speaker) if again else s.speaker
+    who = who[:1].upper() + who[1:]  # it opens the sentence: "The Kremlin also said …"
+    said = f"{who} also said" if again else f"{who} said"
     if s.kind == "direct" and not any(mark in words for mark in '“”"'):
-        return f"{s.speaker} said: “{words}.”"
+        return f"{said}: “{words}.”"
     verb = _object_verb(s)
     if verb:  # "He expressed gratitude to …": the words are the verb's object, not a clause "according to" can lead
-        return f"{s.speaker} {verb} {words}."
+        return f"{who} {'also ' if again else ''}{verb} {words}."
     first, second = (words.split(" ", 2) + ["", ""])[:2]
     # "According to X, Some guarantees…": lower the capital a sentence start gave an ordinary word (one the article
     # also writes in lower case), not a name's ("Will Smith" stays).
     ordinary = re.search(rf"\b{re.escape(first.lower())}\b", article_text) and not second[:1].isupper()
     if first[:1].isupper() and first[1:].islower() and ordinary:
         words = words[0].lower() + words[1:]
+    lead = f"{said} that" if again else f"According to {s.speaker},"
     if words.endswith(("!”", "?”", ".”", '!"', '?"', '."')):
-        return f"According to {s.speaker}, {words}"
+        return f"{lead} {words}"
     if words.endswith((",”", ',"')):  # a quote that ran on into "he said": its comma becomes the full stop
-        return f"According to {s.speaker}, {words[:-2]}.{words[-1]}"
-    return f"According to {s.speaker}, {words}."
+        return f"{lead} {words[:-2]}.{words[-1]}"
+    return f"{lead} {words}."
+
+
+def _short_name(speaker: str) -> str:
+    """A person's surname once their full name has been given ("Dmitriev"); an institution keeps its name."""
+    words = speaker.split()
+    return words[-1] if len(words) > 1 and words[0][:1].isupper() and words[0].lower() != "the" else speaker
 
 
 # Speech verbs whose reported words are a noun phrase, not a clause ("expressed gratitude", "accused him of …"):
@@ -228,13 +240,20 @@ class SpeakerAnswerer:
                 break
         citations, sentences, parts, hits = [], [], [], []
         names_time = bool(TIME_WORDS.search(question))
+        previous = ("", "")  # (speaker, date prefix) of the sentence before
         for n, (item, prefix) in enumerate(dated(chosen, lambda i: i.article.published, names_time), 1):
             hit = self.context_hit(item)
             s = item.statement
             start, end = max(s.start, hit.passage.start), min(s.end, hit.passage.end)
             hits.append(hit)
             citations.append(make_citation(n, hit, start, end, speaker=s.speaker))
-            line = with_prefix(prefix, render_statement(s, item.article.text))
+            again = previous == (s.speaker, prefix)  # the same speaker's words on the same day: grouped
+            previous = (s.speaker, prefix)
+            line = (
+                render_statement(s, item.article.text, again)
+                if again
+                else with_prefix(prefix, render_statement(s, item.article.text))
+            )
             sentences.append(AnswerSentence(line, [n]))
             parts.append(f"{line} [{n}]")
         return Answer(question, " ".join(parts), False, citations, sentences, mode="speaker", retrieved=hits)

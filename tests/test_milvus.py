@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_retrieval_options import BUDGET, STORM  # the same two stories, ranked on both backends
 from typer.testing import CliRunner
 
 import assistant.cli as cli_module
@@ -28,14 +29,6 @@ except ImportError:  # skipped here, but CI (scripts/test.sh installs the milvus
     pytest.skip("milvus-lite is not installed: pip install -e '.[milvus]'", allow_module_level=True)
 pytestmark = pytest.mark.slow  # every test starts milvus-lite's server process
 
-STORM = (
-    "A powerful storm flooded the coastal town of Marlow on Tuesday. Emergency crews evacuated four hundred "
-    "residents from the harbour district as the river rose. The mayor said the flood barrier failed overnight."
-)
-BUDGET = (
-    "The city council approved the school budget on Monday after a long debate. Teachers welcomed the extra "
-    "money for classrooms, while parents asked for more buses."
-)
 RECORDS = [
     {"title": "Storm floods Marlow", "text": STORM, "source": "early.example", "published": "2022-03-01"},
     {"title": "Storm floods Marlow again", "text": STORM, "source": "late.example", "published": "2022-09-01"},

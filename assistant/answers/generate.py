@@ -222,20 +222,14 @@ class LLMAnswerer:
     ) -> list[SentenceCheck]:
         """Sentences checked against their passages; one that reads like an instruction is never supported."""
         checks = check_sentences(split, passages, self.embedder.embed, speaker, self.min_similarity, titles, boundary)
-        for c in checks:
-            if c.supported and INSTRUCTION_LIKE.search(c.text):
-                c.supported, c.reason = False, "reads like an instruction to a model"
-        return checks
+        return _refuse_instructions(checks)
 
     def _checks(
         self, text: str, passages: list[str], speaker: str | None, titles: Sequence[str] = (), boundary: str = ""
     ) -> list[SentenceCheck]:
         """Every sentence of a reply in the marker format, checked."""
         checks = check_support(text, passages, self.embedder.embed, speaker, self.min_similarity, titles, boundary)
-        for c in checks:
-            if c.supported and INSTRUCTION_LIKE.search(c.text):
-                c.supported, c.reason = False, "reads like an instruction to a model"
-        return checks
+        return _refuse_instructions(checks)
 
     def _read(
         self, text: str, passages: list[str], speaker: str | None, titles: Sequence[str] = (), boundary: str = ""
@@ -349,3 +343,11 @@ def _pieces(checks: list[SentenceCheck], first: bool) -> Iterator[str]:
         if c.supported and c.citations:
             yield ("" if first else " ") + c.text + "".join(f" [{n}]" for n in c.citations)
             first = False
+
+
+def _refuse_instructions(checks: list[SentenceCheck]) -> list[SentenceCheck]:
+    """A sentence that reads like an instruction to a model is never supported, whatever the passages say."""
+    for c in checks:
+        if c.supported and INSTRUCTION_LIKE.search(c.text):
+            c.supported, c.reason = False, "reads like an instruction to a model"
+    return checks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -12,7 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.errors import IndexLockedError, IndexProblemError
+from assistant.errors import IndexProblemError
+from assistant.index.store import hold_lock
 from assistant.text.dates import day_number
 
 if TYPE_CHECKING:  # pymilvus is imported on the first connection
@@ -130,16 +130,11 @@ class MilvusConnection:
         """Lock an embedded file for this process, or fail at once: milvus-lite serves a file to one process, and a
         second one that fails to open it deletes the first one's lock file (milvus-lite 2.5.1), so it is not relied
         on. Held until close() or the process ends."""
-        fd = os.open(path.parent / f".{path.name}.assistant-lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise IndexLockedError(
-                f"{self.label} is open in another process (an embedded Milvus file serves one process: an ingest, "
-                "chat or ask); wait for it to finish, or serve the file over gRPC (docs/scale-out.md)"
-            ) from None
-        self._lock_fd = fd
+        self._lock_fd = hold_lock(
+            path.parent / f".{path.name}.assistant-lock",
+            f"{self.label} is open in another process (an embedded Milvus file serves one process: an ingest, chat "
+            "or ask); wait for it to finish, or serve the file over gRPC (docs/scale-out.md)",
+        )
 
     def _problem(self, exc: Exception, doing: str) -> IndexProblemError:
         text = str(getattr(exc, "message", "") or exc).splitlines()[0] if str(exc) else type(exc).__name__

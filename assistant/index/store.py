@@ -83,6 +83,18 @@ def _manifest_checksum(manifest: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+def hold_lock(path: Path, busy: str) -> int:
+    """An exclusive lock on the file at path (created if absent), held until its descriptor is closed or the
+    process ends (so a killed process never leaves it behind); IndexLockedError(busy) at once when it is taken."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise IndexLockedError(busy) from None
+    return fd
+
+
 class WriteLock:
     """Exclusive writer lock on an index folder; a second writer fails at once instead of waiting."""
 
@@ -92,16 +104,11 @@ class WriteLock:
 
     def __enter__(self) -> WriteLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise IndexLockedError(
-                f"another 'assistant ingest' or 'remove' is writing to {self.path.parent}; "
-                "wait for it to finish and try again"
-            ) from None
-        self._fd = fd
+        self._fd = hold_lock(
+            self.path,
+            f"another 'assistant ingest' or 'remove' is writing to {self.path.parent}; wait for it to finish and try "
+            "again",
+        )
         return self
 
     def __exit__(self, *exc) -> None:
